@@ -1,0 +1,73 @@
+# heapwatch: two commands on a fresh machine.
+#   make demo   set everything up and run the demo
+#   make test   set everything up and run every test (all CPythons present,
+#               ASan+UBSan build, valgrind subset, type stubs)
+
+SHELL := /bin/bash
+PY311 := $(shell tools/pythons.sh | head -n1)
+PYTHONS := $(shell tools/pythons.sh)
+VENV := .venv
+PIP_FLAGS := -q --disable-pip-version-check
+export HEAPWATCH_WERROR := 1
+
+.PHONY: demo test test-py test-all-pythons test-asan test-valgrind test-types clean
+
+$(VENV)/.ok: pyproject.toml setup.py $(wildcard src/heapwatch/_engine/*.[ch])
+	test -x $(VENV)/bin/python || $(PY311) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP_FLAGS) -U pip setuptools wheel
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.ok
+	$(VENV)/bin/python examples/growth_demo.py
+
+test: test-py test-all-pythons test-types test-asan test-valgrind
+	@echo "make test: all suites passed"
+
+# The main suite on 3.11, in the dev venv.
+test-py: $(VENV)/.ok
+	$(VENV)/bin/python -m pytest -q
+
+# Every other supported CPython on the machine, each in its own venv with a
+# fresh build of the extension.
+test-all-pythons:
+	@set -e; for py in $(wordlist 2,9,$(PYTHONS)); do \
+	  v=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	  echo "== CPython $$v ($$py)"; \
+	  test -x .venv-$$v/bin/python || $$py -m venv .venv-$$v; \
+	  .venv-$$v/bin/pip install $(PIP_FLAGS) -U pip setuptools wheel; \
+	  .venv-$$v/bin/pip install $(PIP_FLAGS) --force-reinstall --no-deps --no-build-isolation -e . ; \
+	  .venv-$$v/bin/pip install $(PIP_FLAGS) -e '.[test]'; \
+	  .venv-$$v/bin/python -m pytest -q -p no:cacheprovider; \
+	done
+
+# The stubs, checked by mypy against a sample that uses the whole API.
+test-types: $(VENV)/.ok
+	$(VENV)/bin/python -m mypy --strict tests/typing_sample.py src/heapwatch
+
+# AddressSanitizer + UndefinedBehaviorSanitizer build of the extension,
+# whole suite, Python's allocator off so ASan sees every block.
+ASAN_LIBS := $(shell gcc -print-file-name=libasan.so) $(shell gcc -print-file-name=libubsan.so)
+test-asan: $(VENV)/.ok
+	test -x .venv-asan/bin/python || $(PY311) -m venv .venv-asan
+	.venv-asan/bin/pip install $(PIP_FLAGS) -U pip setuptools wheel
+	HEAPWATCH_SANITIZE=1 .venv-asan/bin/pip install $(PIP_FLAGS) --force-reinstall --no-deps --no-build-isolation -e .
+	.venv-asan/bin/pip install $(PIP_FLAGS) -e '.[test]'
+	HEAPWATCH_SANITIZE=1 PYTHONMALLOC=malloc LD_PRELOAD="$(ASAN_LIBS)" \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:strict_string_checks=1 \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  .venv-asan/bin/python -m pytest -q -p no:cacheprovider -m "not slow"
+
+# A small subset under valgrind (memcheck), on a debug build.
+test-valgrind: $(VENV)/.ok
+	command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
+	test -x .venv-debug/bin/python || $(PY311) -m venv .venv-debug
+	.venv-debug/bin/pip install $(PIP_FLAGS) -U pip setuptools wheel
+	HEAPWATCH_DEBUG=1 .venv-debug/bin/pip install $(PIP_FLAGS) --force-reinstall --no-deps --no-build-isolation -e .
+	.venv-debug/bin/pip install $(PIP_FLAGS) -e '.[test]'
+	PYTHONMALLOC=malloc valgrind -q --error-exitcode=99 --leak-check=no \
+	  --suppressions=tools/valgrind-python.supp \
+	  .venv-debug/bin/python -m pytest -q -p no:cacheprovider -m valgrind
+
+clean:
+	rm -rf .venv .venv-* build src/*.egg-info src/heapwatch/*.so

@@ -1,0 +1,16 @@
+"""heapwatch: find, explain and fix memory growth in Django and Python servers.
+
+The engine is C (``heapwatch._engine``); this package is the thin layer over it.
+"""
+
+from __future__ import annotations
+
+from heapwatch._compat import check_supported
+
+check_supported()
+
+from heapwatch._engine import Census, GrowthRow, TypeStats, at, census  # noqa: E402
+from heapwatch._growth import growth, show_growth  # noqa: E402
+
+__all__ = ["Census", "GrowthRow", "TypeStats", "at", "census", "growth", "show_growth"]
+__version__ = "0.1.0"

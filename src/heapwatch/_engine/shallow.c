@@ -1,0 +1,166 @@
+/* shallow.c - per-object shallow sizes.  See shallow.h. */
+
+#include "pyver.h"
+#include <Python.h>
+#include "shallow.h"
+
+#if PY_MINOR_VERSION >= 13
+/* Exported by libpython but declared only in an internal header on 3.13. */
+PyAPI_FUNC(Py_ssize_t) _PyDict_SizeOf(PyDictObject *);
+#endif
+
+/* Borrowed references to the __sizeof__ descriptors of object, list and
+   dict.  Static types are never freed, so the pointers stay valid for the
+   life of the process; they are only compared, never dereferenced. */
+static PyObject *sizeof_name;
+static PyObject *object_sizeof;
+static PyObject *list_sizeof;
+static PyObject *dict_sizeof;
+
+int
+hw_shallow_init(void)
+{
+    if (sizeof_name == NULL) {
+        sizeof_name = PyUnicode_InternFromString("__sizeof__");
+        if (sizeof_name == NULL) {
+            return -1;
+        }
+    }
+    object_sizeof = _PyType_Lookup(&PyBaseObject_Type, sizeof_name);
+    list_sizeof = _PyType_Lookup(&PyList_Type, sizeof_name);
+    dict_sizeof = _PyType_Lookup(&PyDict_Type, sizeof_name);
+    if (object_sizeof == NULL || list_sizeof == NULL || dict_sizeof == NULL) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "heapwatch: builtin __sizeof__ methods not found");
+        return -1;
+    }
+    return 0;
+}
+
+static Py_ssize_t
+preheader_size(PyTypeObject *tp)
+{
+    Py_ssize_t n = 0;
+    /* PyGC_Head is private, but has been two words since 3.8 on every
+       platform; walk.c asserts it on 3.11 and the tests compare every size
+       with sys.getsizeof. */
+    if (PyType_IS_GC(tp)) {
+        n += 2 * sizeof(void *);
+    }
+#if HW_PY312_PLUS
+    if (PyType_HasFeature(tp, Py_TPFLAGS_PREHEADER)) {
+        n += 2 * sizeof(PyObject *);
+    }
+#elif HW_PY311
+    if (PyType_HasFeature(tp, Py_TPFLAGS_MANAGED_DICT)) {
+        n += 2 * sizeof(PyObject *);
+    }
+#endif
+    return n;
+}
+
+void
+hw_sizer_for_type(PyTypeObject *tp, hw_sizer *out)
+{
+    out->preheader = preheader_size(tp);
+    out->cfunc = NULL;
+    /* _PyType_Lookup walks the MRO dicts and the method cache; it runs no
+       Python code and allocates nothing. */
+    PyObject *descr = _PyType_Lookup(tp, sizeof_name);
+    if (descr == NULL || descr == object_sizeof) {
+        out->kind = HW_SIZE_PLAIN;
+    }
+    else if (descr == list_sizeof) {
+        out->kind = HW_SIZE_LIST;
+    }
+    else if (descr == dict_sizeof) {
+        out->kind = HW_SIZE_DICT;
+    }
+    else if (Py_IS_TYPE(descr, &PyMethodDescr_Type)
+             && (((PyMethodDescrObject *)descr)->d_method->ml_flags
+                 & (METH_VARARGS | METH_FASTCALL | METH_NOARGS | METH_O
+                    | METH_KEYWORDS | METH_METHOD)) == METH_NOARGS) {
+        out->kind = HW_SIZE_CFUNC;
+        out->cfunc = ((PyMethodDescrObject *)descr)->d_method->ml_meth;
+    }
+    else {
+        out->kind = HW_SIZE_DEFER;
+    }
+}
+
+static inline Py_ssize_t
+plain_size(PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    Py_ssize_t n = tp->tp_basicsize;
+    if (tp->tp_itemsize > 0) {
+        n += Py_SIZE(op) * tp->tp_itemsize;
+    }
+    return n;
+}
+
+Py_ssize_t
+hw_shallow_size(PyObject *op, const hw_sizer *s)
+{
+    Py_ssize_t n;
+    switch (s->kind) {
+    case HW_SIZE_LIST:
+        n = Py_TYPE(op)->tp_basicsize
+            + ((PyListObject *)op)->allocated * (Py_ssize_t)sizeof(void *);
+        break;
+    case HW_SIZE_DICT:
+        n = _PyDict_SizeOf((PyDictObject *)op);
+        break;
+    case HW_SIZE_CFUNC: {
+        PyObject *r = s->cfunc(op, NULL);
+        n = -1;
+        if (r != NULL) {
+            n = PyLong_AsSsize_t(r);
+            Py_DECREF(r);
+        }
+        if (n < 0) {
+            PyErr_Clear();
+            n = plain_size(op);
+        }
+        break;
+    }
+    default:
+        n = plain_size(op);
+        break;
+    }
+    return n + s->preheader;
+}
+
+Py_ssize_t
+hw_size_deferred(PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    Py_ssize_t n = -1;
+    /* The lookup sys.getsizeof does: on the type, then bind. */
+    PyObject *descr = _PyType_Lookup(tp, sizeof_name);
+    if (descr != NULL) {
+        Py_INCREF(descr);
+        PyObject *meth;
+        descrgetfunc get = Py_TYPE(descr)->tp_descr_get;
+        if (get != NULL) {
+            meth = get(descr, op, (PyObject *)tp);
+        }
+        else {
+            meth = Py_NewRef(descr);
+        }
+        Py_DECREF(descr);
+        if (meth != NULL) {
+            PyObject *r = PyObject_CallNoArgs(meth);
+            Py_DECREF(meth);
+            if (r != NULL) {
+                n = PyLong_AsSsize_t(r);
+                Py_DECREF(r);
+            }
+        }
+    }
+    if (n < 0) {
+        PyErr_Clear();
+        n = plain_size(op);
+    }
+    return n + preheader_size(tp);
+}

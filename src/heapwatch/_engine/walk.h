@@ -1,0 +1,38 @@
+/* walk.h - visit every object the cyclic garbage collector tracks.
+ *
+ * This is the one stage that depends on how CPython keeps its GC lists.
+ * On 3.12 and later it is PyUnstable_GC_VisitObjects (public API).  On 3.11
+ * it walks the generation lists directly, through internal headers pinned
+ * to 3.11 and checked at import (hw_walk_init); if the check fails it falls
+ * back to gc.get_objects(), which is correct but costs a list.
+ *
+ * The set of objects visited is exactly what gc.get_objects() returns:
+ * generations 0..2, in list order, not the permanent generation that
+ * gc.freeze() fills.
+ *
+ * Contract for visitors: they run with the GIL held and must neither run
+ * Python code nor allocate GC-tracked objects (either could start a
+ * collection or change the lists under the walk).  INCREF and plain
+ * memory allocation are fine.  Return 0 to go on, 1 to stop early (not
+ * an error), -1 to stop with an exception set.
+ */
+#ifndef HW_WALK_H
+#define HW_WALK_H
+
+#include <Python.h>
+
+typedef int (*hw_visitfn)(PyObject *op, void *arg);
+
+/* Checks that the pinned layout matches the running interpreter.
+   Returns 0; never fails (a mismatch only selects the fallback). */
+int hw_walk_init(void);
+
+/* 1 when the direct walk is in use, 0 for the gc.get_objects() fallback. */
+int hw_walk_is_direct(void);
+
+/* Visits every tracked object.  Automatic collection is off for the
+   duration and restored afterwards.  Returns 0, or -1 with an exception
+   set (a visitor failed, or the fallback could not build its list). */
+int hw_walk(hw_visitfn visit, void *arg);
+
+#endif
