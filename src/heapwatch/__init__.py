@@ -12,5 +12,10 @@ check_supported()
 from heapwatch._engine import Census, GrowthRow, TypeStats, at, census  # noqa: E402
 from heapwatch._growth import growth, show_growth  # noqa: E402
 
+import collections.abc as _abc  # noqa: E402
+
+_abc.Mapping.register(Census)
+del _abc
+
 __all__ = ["Census", "GrowthRow", "TypeStats", "at", "census", "growth", "show_growth"]
 __version__ = "0.1.0"

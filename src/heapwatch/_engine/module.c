@@ -157,6 +157,21 @@ hw_walk_is_direct_py(PyObject *module, PyObject *Py_UNUSED(ignored))
     return PyBool_FromLong(hw_walk_is_direct());
 }
 
+static PyObject *
+hw_set_walk_direct_py(PyObject *module, PyObject *arg)
+{
+    int direct = PyObject_IsTrue(arg);
+    if (direct < 0) {
+        return NULL;
+    }
+    if (hw_walk_set_direct(direct) < 0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "the direct GC walk is not available on this interpreter");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef hw_methods[] = {
     {"census", (PyCFunction)(void (*)(void))hw_census_py,
      METH_VARARGS | METH_KEYWORDS, census_doc},
@@ -166,6 +181,9 @@ static PyMethodDef hw_methods[] = {
     {"_walk_is_direct", hw_walk_is_direct_py, METH_NOARGS,
      "_walk_is_direct() -> bool: False when the 3.11 layout check failed and "
      "the walk goes through gc.get_objects()."},
+    {"_set_walk_direct", hw_set_walk_direct_py, METH_O,
+     "_set_walk_direct(flag): for tests, switch between the direct walk and "
+     "the gc.get_objects() fallback."},
     {NULL, NULL, 0, NULL},
 };
 

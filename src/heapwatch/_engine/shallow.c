@@ -64,6 +64,14 @@ hw_sizer_for_type(PyTypeObject *tp, hw_sizer *out)
 {
     out->preheader = preheader_size(tp);
     out->cfunc = NULL;
+#if PY_MINOR_VERSION >= 13
+    /* From 3.13 sys.getsizeof leaves out the preheader of static types,
+       which are not allocated with one.  Only exact instances of `type`
+       are checked, as sys.getsizeof does. */
+    out->static_types_bare = (tp == &PyType_Type);
+#else
+    out->static_types_bare = 0;
+#endif
     /* _PyType_Lookup walks the MRO dicts and the method cache; it runs no
        Python code and allocates nothing. */
     PyObject *descr = _PyType_Lookup(tp, sizeof_name);
@@ -127,6 +135,10 @@ hw_shallow_size(PyObject *op, const hw_sizer *s)
     default:
         n = plain_size(op);
         break;
+    }
+    if (s->static_types_bare
+        && !PyType_HasFeature((PyTypeObject *)op, Py_TPFLAGS_HEAPTYPE)) {
+        return n;
     }
     return n + s->preheader;
 }

@@ -37,6 +37,8 @@ typedef struct {
     enum hw_sizekind kind;
     Py_ssize_t preheader;       /* bytes CPython keeps before the object */
     PyCFunction cfunc;          /* HW_SIZE_CFUNC only */
+    int static_types_bare;      /* 3.13+, type objects: static ones have no
+                                   preheader in sys.getsizeof */
 } hw_sizer;
 
 /* Resolves once per interpreter the descriptors that select the fast kinds.

@@ -17,8 +17,13 @@
 
 #include "walk.h"
 
-/* Set once by hw_walk_init under the GIL; read-only afterwards. */
+/* Set by hw_walk_init under the GIL (and by tests through
+   hw_walk_set_direct); protected by the GIL. */
 static int walk_direct = 0;
+static int walk_direct_available = 0;
+/* gc.get_objects, for the fallback; a strong reference kept for the life
+   of the process (heapwatch does not support sub-interpreters). */
+static PyObject *gc_get_objects = NULL;
 
 #if HW_PY311
 
@@ -122,12 +127,11 @@ visit_public(PyObject *op, void *arg)
 static int
 walk_fallback(hw_visitfn visit, void *arg)
 {
-    PyObject *gcmod = PyImport_ImportModule("gc");
-    if (gcmod == NULL) {
+    if (gc_get_objects == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "heapwatch: gc.get_objects unavailable");
         return -1;
     }
-    PyObject *objs = PyObject_CallMethod(gcmod, "get_objects", NULL);
-    Py_DECREF(gcmod);
+    PyObject *objs = PyObject_CallNoArgs(gc_get_objects);
     if (objs == NULL) {
         return -1;
     }
@@ -150,11 +154,33 @@ walk_fallback(hw_visitfn visit, void *arg)
 int
 hw_walk_init(void)
 {
+    if (gc_get_objects == NULL) {
+        PyObject *gcmod = PyImport_ImportModule("gc");
+        if (gcmod == NULL) {
+            return -1;
+        }
+        gc_get_objects = PyObject_GetAttrString(gcmod, "get_objects");
+        Py_DECREF(gcmod);
+        if (gc_get_objects == NULL) {
+            return -1;
+        }
+    }
 #if HW_PY311
-    walk_direct = layout_matches();
+    walk_direct_available = layout_matches();
 #elif HW_PY312_PLUS
-    walk_direct = 1;
+    walk_direct_available = 1;
 #endif
+    walk_direct = walk_direct_available;
+    return 0;
+}
+
+int
+hw_walk_set_direct(int direct)
+{
+    if (direct && !walk_direct_available) {
+        return -1;
+    }
+    walk_direct = direct;
     return 0;
 }
 

@@ -23,12 +23,17 @@
 
 typedef int (*hw_visitfn)(PyObject *op, void *arg);
 
-/* Checks that the pinned layout matches the running interpreter.
-   Returns 0; never fails (a mismatch only selects the fallback). */
+/* Checks that the pinned layout matches the running interpreter (a
+   mismatch selects the fallback) and prepares the fallback.  Returns 0,
+   or -1 with an exception set. */
 int hw_walk_init(void);
 
 /* 1 when the direct walk is in use, 0 for the gc.get_objects() fallback. */
 int hw_walk_is_direct(void);
+
+/* For tests: force the gc.get_objects() fallback (0) or ask for the direct
+   walk back (1).  Returns 0, or -1 if the direct walk is not available. */
+int hw_walk_set_direct(int direct);
 
 /* Visits every tracked object.  Automatic collection is off for the
    duration and restored afterwards.  Returns 0, or -1 with an exception

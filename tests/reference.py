@@ -1,0 +1,92 @@
+"""A small pure-Python census, the reference the C engine is checked against.
+
+It defines the contract in the plainest terms: the objects gc.get_objects()
+returns, named type(o).__name__ (or objgraph's long name), sized with
+sys.getsizeof; with include_untracked, the closure over gc.get_referents()
+of the objects gc.is_tracked() says no to, each once.  Deliberately slow.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from typing import Any
+
+import heapwatch
+
+
+def type_name(obj: Any, fullnames: bool = False) -> str:
+    tp = type(obj)
+    name: str = tp.__name__
+    if fullnames:
+        module = getattr(tp, "__module__", None)
+        if module:
+            return f"{module}.{name}"
+    return name
+
+
+class RefCensus(dict):  # type: ignore[type-arg]
+    """name -> (count, bytes), in order of first sighting."""
+
+    include_untracked: bool = False
+    fullnames: bool = False
+
+    @property
+    def total_count(self) -> int:
+        return sum(c for c, _ in self.values())
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(b for _, b in self.values())
+
+
+def _add(out: RefCensus, o: Any) -> None:
+    name = type_name(o, out.fullnames)
+    count, size = out.get(name, (0, 0))
+    try:
+        n = sys.getsizeof(o)
+    except Exception:
+        n = fallback_size(o)
+    out[name] = (count + 1, size + n)
+
+
+def _visit(out: RefCensus, seen: set[int], pending: list[Any], refs: list[Any]) -> None:
+    for r in refs:
+        if gc.is_tracked(r) or id(r) in seen or type(r) is heapwatch.Census:
+            continue
+        seen.add(id(r))
+        _add(out, r)
+        pending.append(r)
+
+
+def census(*, include_untracked: bool = False, fullnames: bool = False) -> RefCensus:
+    # No closures here: their cells would exist before gc.get_objects() and
+    # be counted.
+    objects = gc.get_objects()
+    out = RefCensus()
+    out.include_untracked = include_untracked
+    out.fullnames = fullnames
+    seen: set[int] = set()
+    pending: list[Any] = []
+    # Same order as the engine: each tracked object, then (depth first, in
+    # traversal order) the untracked objects first reached through it.
+    for o in objects:
+        _add(out, o)
+        if include_untracked:
+            _visit(out, seen, pending, gc.get_referents(o))
+            while pending:
+                _visit(out, seen, pending, gc.get_referents(pending.pop()))
+    del objects
+    return out
+
+
+_HAVE_GC = 1 << 14
+_MANAGED = (1 << 4) | ((1 << 3) if sys.version_info >= (3, 12) else 0)
+
+
+def fallback_size(obj: Any) -> int:
+    """What the engine reports when __sizeof__ fails: object.__sizeof__ plus
+    the header CPython keeps before the object, derived from type flags."""
+    flags = type(obj).__flags__
+    pre = (16 if flags & _HAVE_GC else 0) + (16 if flags & _MANAGED else 0)
+    return int(object.__sizeof__(obj)) + pre
