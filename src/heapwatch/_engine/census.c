@@ -39,6 +39,12 @@ stack_clear(hw_objstack *s)
 
 /* ---- counting ------------------------------------------------------- */
 
+/* Nonzero while this thread runs a Python-level __sizeof__ for a census.
+   A census started from there (a __sizeof__ that takes a census) measures
+   such objects by their plain size instead of calling __sizeof__ again,
+   which would recurse without end. */
+static _Thread_local int in_deferred_sizing = 0;
+
 static inline int
 is_skipped(const hw_census *c, PyTypeObject *tp)
 {
@@ -59,11 +65,11 @@ count_object(hw_census *c, PyObject *op)
     }
     e->count++;
     c->total_count++;
-    if (e->sizer.kind == HW_SIZE_DEFER) {
+    if (e->sizer.kind == HW_SIZE_DEFER && !in_deferred_sizing) {
         /* Measured after the walk; its bytes are added then. */
         return stack_push(&c->deferred, op);
     }
-    Py_ssize_t n = hw_shallow_size(op, &e->sizer);
+    Py_ssize_t n = hw_shallow_size(op, &e->sizer);  /* DEFER: plain size */
     e->bytes += n;
     c->total_bytes += n;
     return 0;
@@ -152,7 +158,9 @@ hw_census_run(hw_census *c, int include_untracked,
     hw_ptrset_clear(&c->seen);
     for (Py_ssize_t i = 0; i < c->deferred.n; i++) {
         PyObject *op = c->deferred.items[i];
+        in_deferred_sizing++;
         Py_ssize_t n = hw_size_deferred(op);
+        in_deferred_sizing--;
         hw_typestat *e = hw_typetable_get(&c->types, Py_TYPE(op));
         if (e == NULL) {
             return -1;

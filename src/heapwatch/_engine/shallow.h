@@ -49,7 +49,7 @@ int hw_shallow_init(void);
 void hw_sizer_for_type(PyTypeObject *tp, hw_sizer *out);
 
 /* Size of one object under its type's sizer; never runs Python code, never
-   fails (kind HW_SIZE_DEFER must not be passed). */
+   fails (kind HW_SIZE_DEFER gives the plain size). */
 Py_ssize_t hw_shallow_size(PyObject *op, const hw_sizer *s);
 
 /* Size of an object whose type's __sizeof__ is not C: runs Python code.
