@@ -51,22 +51,22 @@ ASAN_LIBS := $(shell gcc -print-file-name=libasan.so) $(shell gcc -print-file-na
 test-asan: $(VENV)/.ok
 	test -x .venv-asan/bin/python || $(PY311) -m venv .venv-asan
 	.venv-asan/bin/pip install $(PIP_FLAGS) -U pip setuptools wheel
-	HEAPWATCH_SANITIZE=1 .venv-asan/bin/pip install $(PIP_FLAGS) --force-reinstall --no-deps --no-build-isolation -e .
-	.venv-asan/bin/pip install $(PIP_FLAGS) -e '.[test]'
+	HEAPWATCH_SANITIZE=1 .venv-asan/bin/pip install $(PIP_FLAGS) --force-reinstall --no-deps --no-build-isolation .
+	.venv-asan/bin/pip install $(PIP_FLAGS) pytest hypothesis objgraph==3.7.0
 	HEAPWATCH_SANITIZE=1 PYTHONMALLOC=malloc LD_PRELOAD="$(ASAN_LIBS)" \
 	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:strict_string_checks=1 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  .venv-asan/bin/python -m pytest -q -p no:cacheprovider -m "not slow"
 
-# A small subset under valgrind (memcheck), on a debug build.
+# A small subset under valgrind (memcheck), on a debug build; any error with
+# an engine frame fails (tools/valgrind_check.py).
 test-valgrind: $(VENV)/.ok
 	command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	test -x .venv-debug/bin/python || $(PY311) -m venv .venv-debug
 	.venv-debug/bin/pip install $(PIP_FLAGS) -U pip setuptools wheel
-	HEAPWATCH_DEBUG=1 .venv-debug/bin/pip install $(PIP_FLAGS) --force-reinstall --no-deps --no-build-isolation -e .
-	.venv-debug/bin/pip install $(PIP_FLAGS) -e '.[test]'
-	PYTHONMALLOC=malloc valgrind -q --error-exitcode=99 --leak-check=no \
-	  --suppressions=tools/valgrind-python.supp \
+	HEAPWATCH_DEBUG=1 .venv-debug/bin/pip install $(PIP_FLAGS) --force-reinstall --no-deps --no-build-isolation .
+	.venv-debug/bin/pip install $(PIP_FLAGS) pytest hypothesis objgraph==3.7.0
+	.venv-debug/bin/python tools/valgrind_check.py -- \
 	  .venv-debug/bin/python -m pytest -q -p no:cacheprovider -m valgrind
 
 clean:

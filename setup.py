@@ -10,7 +10,10 @@ Build switches come from the environment (read at build time):
 import glob
 import os
 
+import sys
+
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 
 def _flag(name: str) -> bool:
@@ -32,7 +35,21 @@ if _flag("HEAPWATCH_SANITIZE"):
     cflags += san
     ldflags += san
 
+variant = "-".join(n for n in ("SANITIZE", "DEBUG") if _flag("HEAPWATCH_" + n)) or "release"
+
+
+class BuildExt(build_ext):
+    """Object files of each variant and Python in their own directory, so a
+    sanitizer build never reuses a release object (or the reverse)."""
+
+    def finalize_options(self) -> None:
+        super().finalize_options()
+        self.build_temp = os.path.join(
+            "build", "temp-%s-%d.%d" % ((variant,) + sys.version_info[:2]))
+
+
 setup(
+    cmdclass={"build_ext": BuildExt},
     ext_modules=[
         Extension(
             "heapwatch._engine",

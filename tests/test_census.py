@@ -31,7 +31,6 @@ def assert_same(c: heapwatch.Census, r: reference.RefCensus) -> None:
     assert c.total_bytes == r.total_bytes
 
 
-@pytest.mark.valgrind
 @pytest.mark.parametrize("heap", sorted(HEAPS))
 @pytest.mark.parametrize("include_untracked", [False, True])
 @pytest.mark.parametrize("fullnames", [False, True])
@@ -43,6 +42,16 @@ def test_matches_reference(heap: str, include_untracked: bool, fullnames: bool,
     assert_same(c, r)
     assert c.include_untracked is include_untracked
     assert c.fullnames is fullnames
+    del keep
+
+
+@pytest.mark.valgrind
+@pytest.mark.parametrize("include_untracked", [False, True])
+def test_matches_reference_small(include_untracked: bool, quiet_gc: None) -> None:
+    keep = heaps.varied_heap() + heaps.seed_heap(50)
+    c = heapwatch.census(include_untracked=include_untracked)
+    r = reference.census(include_untracked=include_untracked)
+    assert_same(c, r)
     del keep
 
 
