@@ -9,6 +9,8 @@ PYTHONS := $(shell tools/pythons.sh)
 VENV := .venv
 PIP_FLAGS := -q --disable-pip-version-check
 export HEAPWATCH_WERROR := 1
+# What the non-editable (sanitizer, debug) venvs need besides heapwatch.
+TEST_DEPS := pytest hypothesis objgraph==3.7.0 pytest-django pytest-asyncio 'psycopg[binary]' psutil 'Django>=4.2,<6'
 
 .PHONY: demo test test-py test-all-pythons test-asan test-valgrind test-types clean
 
@@ -52,7 +54,7 @@ test-asan: $(VENV)/.ok
 	test -x .venv-asan/bin/python || $(PY311) -m venv .venv-asan
 	.venv-asan/bin/pip install $(PIP_FLAGS) -U pip setuptools wheel
 	HEAPWATCH_SANITIZE=1 .venv-asan/bin/pip install $(PIP_FLAGS) --force-reinstall --no-deps --no-build-isolation .
-	.venv-asan/bin/pip install $(PIP_FLAGS) pytest hypothesis objgraph==3.7.0
+	.venv-asan/bin/pip install $(PIP_FLAGS) $(TEST_DEPS)
 	HEAPWATCH_SANITIZE=1 PYTHONMALLOC=malloc LD_PRELOAD="$(ASAN_LIBS)" \
 	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:strict_string_checks=1 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -65,7 +67,7 @@ test-valgrind: $(VENV)/.ok
 	test -x .venv-debug/bin/python || $(PY311) -m venv .venv-debug
 	.venv-debug/bin/pip install $(PIP_FLAGS) -U pip setuptools wheel
 	HEAPWATCH_DEBUG=1 .venv-debug/bin/pip install $(PIP_FLAGS) --force-reinstall --no-deps --no-build-isolation .
-	.venv-debug/bin/pip install $(PIP_FLAGS) pytest hypothesis objgraph==3.7.0
+	.venv-debug/bin/pip install $(PIP_FLAGS) $(TEST_DEPS)
 	.venv-debug/bin/python tools/valgrind_check.py -- \
 	  .venv-debug/bin/python -m pytest -q -p no:cacheprovider -m valgrind
 
