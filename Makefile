@@ -12,15 +12,19 @@ export HEAPWATCH_WERROR := 1
 # What the non-editable (sanitizer, debug) venvs need besides heapwatch.
 TEST_DEPS := pytest hypothesis objgraph==3.7.0 pytest-django pytest-asyncio 'psycopg[binary]' psutil 'Django>=4.2,<6'
 
-.PHONY: demo test test-py test-all-pythons test-asan test-valgrind test-types clean
+.PHONY: demo demo-plain test test-py test-all-pythons test-asan test-valgrind test-types clean
 
 $(VENV)/.ok: pyproject.toml setup.py $(wildcard src/heapwatch/_engine/*.[ch])
 	test -x $(VENV)/bin/python || $(PY311) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) -U pip setuptools wheel
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[test]'
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[test,demo]'
 	touch $@
 
 demo: $(VENV)/.ok
+	$(VENV)/bin/python examples/run_demo.py
+
+# The plain-Python version of the same story (no Django, no server).
+demo-plain: $(VENV)/.ok
 	$(VENV)/bin/python examples/growth_demo.py
 
 test: test-py test-all-pythons test-types test-asan test-valgrind
@@ -31,7 +35,8 @@ test-py: $(VENV)/.ok
 	$(VENV)/bin/python -m pytest -q
 
 # Every other supported CPython on the machine, each in its own venv with a
-# fresh build of the extension.
+# fresh build of the extension.  Django: 5.2 LTS on 3.11 (the dev venv),
+# 4.2 LTS on 3.12, the newest (6.x) on 3.13.
 test-all-pythons:
 	@set -e; for py in $(wordlist 2,9,$(PYTHONS)); do \
 	  v=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
@@ -39,7 +44,7 @@ test-all-pythons:
 	  test -x .venv-$$v/bin/python || $$py -m venv .venv-$$v; \
 	  .venv-$$v/bin/pip install $(PIP_FLAGS) -U pip setuptools wheel; \
 	  .venv-$$v/bin/pip install $(PIP_FLAGS) --force-reinstall --no-deps --no-build-isolation -e . ; \
-	  .venv-$$v/bin/pip install $(PIP_FLAGS) -e '.[test]'; \
+	  .venv-$$v/bin/pip install $(PIP_FLAGS) -e '.[test]' "$$(case $$v in 3.12) echo 'Django>=4.2,<5';; *) echo 'Django>=4.2';; esac)"; \
 	  .venv-$$v/bin/python -m pytest -q -p no:cacheprovider; \
 	done
 
@@ -67,9 +72,10 @@ test-valgrind: $(VENV)/.ok
 	test -x .venv-debug/bin/python || $(PY311) -m venv .venv-debug
 	.venv-debug/bin/pip install $(PIP_FLAGS) -U pip setuptools wheel
 	HEAPWATCH_DEBUG=1 .venv-debug/bin/pip install $(PIP_FLAGS) --force-reinstall --no-deps --no-build-isolation .
-	.venv-debug/bin/pip install $(PIP_FLAGS) $(TEST_DEPS)
+	.venv-debug/bin/pip install $(PIP_FLAGS) pytest hypothesis objgraph==3.7.0
 	.venv-debug/bin/python tools/valgrind_check.py -- \
-	  .venv-debug/bin/python -m pytest -q -p no:cacheprovider -m valgrind
+	  .venv-debug/bin/python -m pytest -q -p no:cacheprovider -p no:django -p no:asyncio \
+	  -W ignore::pytest.PytestConfigWarning -m valgrind
 
 clean:
 	rm -rf .venv .venv-* build src/*.egg-info src/heapwatch/*.so

@@ -1,0 +1,59 @@
+"""The seed's leaky shop: SQLite, heapwatch installed, its records on stderr."""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SECRET_KEY = "leakyshop-demo-not-secret"
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+ROOT_URLCONF = "leakyshop.urls"
+WSGI_APPLICATION = "leakyshop.wsgi.application"
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "heapwatch.django",
+    "shop",
+]
+
+MIDDLEWARE = [
+    "heapwatch.django.middleware.HeapWatchMiddleware",
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("LEAKYSHOP_DB", str(BASE_DIR / "db.sqlite3")),
+    }
+}
+
+HEAPWATCH = {
+    "SAMPLE_RATE": 1.0,          # a demo: measure every request
+    "MIN_OBJECTS": 1000,
+    "TOP_TYPES": 6,
+    "QUERYSET_ROWS_WARN": 10_000,
+}
+
+# bench/middleware.py runs the shop three ways.
+_mode = os.environ.get("LEAKYSHOP_HEAPWATCH", "every")
+if _mode == "off":
+    MIDDLEWARE = []
+elif _mode.startswith("1/"):
+    HEAPWATCH["SAMPLE_RATE"] = 1 / int(_mode[2:])
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "seed": {
+            "format": "[%(asctime)s] %(levelname)s [%(name)s] %(message)s",
+            "datefmt": "%d/%m/%Y %H:%M:%S",
+        }
+    },
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "seed"}},
+    "loggers": {
+        "heapwatch": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+    },
+}
