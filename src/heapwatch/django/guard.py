@@ -128,8 +128,8 @@ def install() -> None:
             if fresh:
                 _check(self)
 
-        _fetch_all.__wrapped__ = original  # type: ignore[attr-defined]
-        QuerySet._fetch_all = _fetch_all  # type: ignore[method-assign]
+        _fetch_all.__wrapped__ = original  # type: ignore[attr-defined,unused-ignore]
+        QuerySet._fetch_all = _fetch_all
         _original = original
 
 
@@ -139,7 +139,7 @@ def uninstall() -> None:
 
     with _lock:
         if _original is not None:
-            QuerySet._fetch_all = _original  # type: ignore[method-assign]
+            QuerySet._fetch_all = _original
             _original = None
 
 

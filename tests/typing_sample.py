@@ -1,0 +1,25 @@
+"""Uses the public API the way a typed application would; `make test` runs
+mypy --strict over it so the stubs cannot drift from the API."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import heapwatch
+import heapwatch.objgraph as objgraph
+
+
+def typed_usage() -> int:
+    c: heapwatch.Census = heapwatch.census(include_untracked=False, fullnames=False)
+    stats: heapwatch.TypeStats = c["dict"]
+    total: int = stats.count + stats.bytes + c.total_count + c.total_bytes
+    top: list[tuple[str, heapwatch.TypeStats]] = c.most_common(3, by="bytes")
+    rows: list[heapwatch.GrowthRow] = heapwatch.census() - c
+    grown: list[heapwatch.GrowthRow] = heapwatch.growth(limit=5, collect=False)
+    names: list[str] = [r.name for r in rows + grown] + [n for n, _ in top] + list(c)
+    heapwatch.show_growth(3, file=io.StringIO(), logger=logging.getLogger("x"), level=10)
+    counts: dict[str, int] = objgraph.typestats()
+    objgraph.show_growth(limit=3, file=io.StringIO())
+    found: object | None = heapwatch.at(id(names))
+    return total + len(names) + len(counts) + (found is None)
