@@ -119,3 +119,26 @@ def test_runtime_switch_off(books: None, settings: Any, caplog: pytest.LogCaptur
     with caplog.at_level(logging.WARNING, logger="heapwatch.queryset"):
         list(Book.objects.all())
     assert warnings_of(caplog) == []
+
+
+def _measured(obj: Any) -> int:
+    import sys
+
+    d = obj.__dict__
+    state = d["_state"]
+    return (sys.getsizeof(obj) + sys.getsizeof(d) + sys.getsizeof(state)
+            + sys.getsizeof(state.__dict__) + sys.getsizeof(state.fields_cache))
+
+
+def test_estimate_close_to_measured() -> None:
+    import sys
+
+    from tests.heaps import FirstModel
+
+    rows = [FirstModel(i) for i in range(10_000)]
+    for r in rows:
+        r.__dict__  # noqa: B018
+    exact = sum(_measured(r) for r in rows) + sys.getsizeof(rows)
+    est = guard.estimate_bytes(rows)
+    assert 0.8 * exact <= est <= 1.25 * exact
+    assert guard.estimate_bytes([]) == 0

@@ -74,8 +74,7 @@ def estimate_bytes(rows: list[Any]) -> int:
                 cache = getattr(state, "fields_cache", None)
                 if isinstance(cache, dict):
                     total += sys.getsizeof(cache)
-    total += sys.getsizeof(rows)
-    return total * len(rows) // len(sample)
+    return total * len(rows) // len(sample) + sys.getsizeof(rows)
 
 
 def _threshold() -> tuple[int, bool] | None:

@@ -1,0 +1,284 @@
+"""Peak memory and speed of iterating and deleting big querysets.
+
+    .venv/bin/python bench/querysets.py                 # 1M rows: takes a while (minutes)
+    .venv/bin/python bench/querysets.py --rows 200000 --parents 100000
+    .venv/bin/python bench/querysets.py --backends sqlite
+
+Iteration: a Record table with three foreign keys (--rows rows) on SQLite (a
+file in a temporary directory) and PostgreSQL (a fresh server started by
+tests/pgserver.py, when installed).  Variants: list(qs), qs.iterator()
+(on PostgreSQL with server-side cursors and with DISABLE_SERVER_SIDE_CURSORS),
+django-chunkator when importable, the seed's snippet (order by pk, pk__gt
+chunks of 1000), heapwatch's stream().  Deletion: --parents Owners with three
+CASCADE Records each, QuerySet.delete() vs delete_in_chunks().
+
+Each variant runs in a fresh subprocess; peak RSS is the child's
+getrusage(RUSAGE_SELF).ru_maxrss, which includes the interpreter and Django
+(the "base" column is the RSS just before the measured operation).  Tables are
+filled with INSERT ... SELECT in SQL, so building them costs the child no
+Python memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHUNK = 1000
+
+
+# ---------------------------------------------------------------------------
+# child side
+
+
+def _setup_django(db: dict[str, Any], ssc_off: bool = False) -> None:
+    sys.path[:0] = [ROOT, os.path.join(ROOT, "src")]
+    import django
+    from django.conf import settings
+
+    db = dict(db)
+    if ssc_off:
+        db["DISABLE_SERVER_SIDE_CURSORS"] = True
+    settings.configure(
+        DATABASES={"default": db},
+        INSTALLED_APPS=["django.contrib.contenttypes", "tests.qsapp"],
+        DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
+        USE_TZ=True,
+    )
+    django.setup()
+
+
+def _series(vendor: str, n: int, select: str) -> str:
+    """SELECT `select` (using i = 1..n)."""
+    if vendor == "postgresql":
+        return f"SELECT {select} FROM generate_series(1, {n}) AS s(i)"
+    return (f"WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n}) "
+            f"SELECT {select} FROM s")
+
+
+def _build(kind: str, n: int) -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", run_syncdb=True, verbosity=0)
+    v = connection.vendor
+    with connection.cursor() as c:
+        for t in ("qsapp_record", "qsapp_kind", "qsapp_owner", "qsapp_place"):
+            c.execute(f"DELETE FROM {t}")
+        if kind == "iterate":
+            for t, m in (("qsapp_kind", 100), ("qsapp_owner", 1000), ("qsapp_place", 1000)):
+                c.execute(f"INSERT INTO {t} (id, name) " + _series(v, m, "i, 'n' || i"))
+            c.execute("INSERT INTO qsapp_record (id, kind_id, owner_id, place_id, name, value) "
+                      + _series(v, n, "i, 1 + i % 100, 1 + i % 1000, 1 + (i * 7) % 1000, "
+                                      "'record number ' || i, i % 9973"))
+        else:  # delete: n owners with 3 records each
+            c.execute("INSERT INTO qsapp_kind (id, name) VALUES (1, 'k')")
+            c.execute("INSERT INTO qsapp_place (id, name) VALUES (1, 'p')")
+            c.execute("INSERT INTO qsapp_owner (id, name) " + _series(v, n, "i, 'o' || i"))
+            c.execute("INSERT INTO qsapp_record (id, kind_id, owner_id, place_id, name, value) "
+                      + _series(v, 3 * n, f"i, 1, 1 + (i - 1) % {n}, 1, 'r', i"))
+        if v == "postgresql":
+            for t in ("qsapp_kind", "qsapp_owner", "qsapp_place", "qsapp_record"):
+                c.execute(f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), "
+                          f"(SELECT coalesce(max(id), 1) FROM {t}))")
+                c.execute(f"ANALYZE {t}")
+
+
+def _seed_snippet(queryset: Any, chunksize: int = CHUNK) -> Any:
+    """The seed blog's workaround, as it describes it: order by pk, then
+    pk__gt chunks of 1000 (integer pks only)."""
+    queryset = queryset.order_by("pk")
+    last = queryset.last()
+    if last is None:
+        return
+    pk, last_pk = 0, last.pk
+    while pk < last_pk:
+        for row in queryset.filter(pk__gt=pk)[:chunksize]:
+            pk = row.pk
+            yield row
+
+
+def _rss_kb() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def child(args: argparse.Namespace) -> None:
+    db = json.loads(args.db)
+    _setup_django(db, ssc_off=args.variant == "iterator-ssc-off")
+    if args.variant.startswith("build-"):
+        _build(args.variant[len("build-"):], args.n)
+        print(json.dumps({}))
+        return
+    from django.db import connection
+
+    from heapwatch.django import delete_in_chunks, stream
+    from tests.qsapp.models import Owner, Record
+
+    queries = 0
+
+    def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        nonlocal queries
+        queries += 1
+        return execute(sql, params, many, context)
+
+    result: dict[str, Any] = {}
+    if args.variant in ("delete", "delete_in_chunks"):
+        _build("delete", args.n)
+        qs = Owner.objects.all()
+        base = _rss_kb()
+        t0 = time.perf_counter()
+        with connection.execute_wrapper(count):
+            if args.variant == "delete":
+                total, per = qs.delete()
+            else:
+                total, per = delete_in_chunks(qs, CHUNK, progress=False)
+        result["rows"] = total
+        result["per"] = per
+    else:
+        qs = Record.objects.all()
+        if args.variant == "list":
+            it: Any = None  # evaluated below, inside the measurement
+        elif args.variant.startswith("iterator"):
+            it = qs.iterator(chunk_size=CHUNK)
+        elif args.variant == "chunkator":
+            from chunkator import chunkator  # type: ignore[import-not-found]
+
+            it = chunkator(qs, CHUNK)
+        elif args.variant == "seed":
+            it = _seed_snippet(qs)
+        else:
+            it = stream(qs, CHUNK)
+        base = _rss_kb()
+        t0 = time.perf_counter()
+        n = 0
+        acc = 0
+        with connection.execute_wrapper(count):
+            if args.variant == "list":
+                it = list(qs)
+            for obj in it:
+                n += 1
+                acc += obj.kind_id + obj.value
+            del it
+        result["rows"] = n
+    result["seconds"] = time.perf_counter() - t0
+    result["peak_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result["base_kb"] = base
+    result["queries"] = queries
+    print(json.dumps(result))
+
+
+# ---------------------------------------------------------------------------
+# parent side
+
+
+def _run(variant: str, db: dict[str, Any], n: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--child", variant, "--db", json.dumps(db),
+         "--n", str(n)], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        return {"error": (out.stderr.strip().splitlines() or ["?"])[-1]}
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _have_chunkator() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("chunkator") is not None
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--parents", type=int, default=100_000)
+    p.add_argument("--backends", default="sqlite,pg")
+    p.add_argument("--child")
+    p.add_argument("--db")
+    p.add_argument("--n", type=int, default=0)
+    args = p.parse_args()
+    if args.child:
+        args.variant = args.child
+        child(args)
+        return
+    sys.path[:0] = [ROOT]
+    tmp = tempfile.mkdtemp(prefix="heapwatch-bench-qs-")
+    import atexit
+    import shutil
+
+    atexit.register(shutil.rmtree, tmp, True)
+    backends: dict[str, dict[str, Any]] = {}
+    if "sqlite" in args.backends:
+        backends["sqlite"] = {"ENGINE": "django.db.backends.sqlite3",
+                              "NAME": os.path.join(tmp, "bench.sqlite3")}
+    if "pg" in args.backends:
+        from tests.pgserver import postgres_database
+
+        pg = postgres_database()
+        if pg is None:
+            print("PostgreSQL: skipped (no server binaries)")
+        else:
+            pg.pop("TEST", None)
+            backends["pg"] = pg
+    for name, db in backends.items():
+        t0 = time.perf_counter()
+        _run("build-iterate", db, args.rows)
+        print(f"\n== {name}: iterate {args.rows} Records (3 FKs), chunks of {CHUNK} "
+              f"(built in {time.perf_counter() - t0:.1f}s)")
+        variants = ["list", "iterator"]
+        if name == "pg":
+            variants = ["list", "iterator", "iterator-ssc-off"]
+        variants += ["chunkator", "seed", "stream"]
+        res: dict[str, dict[str, Any]] = {}
+        print(f"{'variant':18} {'peak MiB':>9} {'base MiB':>9} {'rows/s':>10} {'queries':>8}")
+        for v in variants:
+            if v == "chunkator" and not _have_chunkator():
+                print(f"{v:18} skipped: django-chunkator is not installed in this venv")
+                continue
+            r = res[v] = _run(v, db, args.rows)
+            if "error" in r:
+                print(f"{v:18} error: {r['error']}")
+                continue
+            print(f"{v:18} {r['peak_kb'] / 1024:9.1f} {r['base_kb'] / 1024:9.1f} "
+                  f"{r['rows'] / r['seconds']:10.0f} {r['queries']:8d}")
+        s, lst, it = res.get("stream", {}), res.get("list", {}), res.get("iterator", {})
+        if "peak_kb" in s and "peak_kb" in lst and "peak_kb" in it:
+            print(f"stream peak / list peak      = {s['peak_kb'] / lst['peak_kb']:.3f} (goal <= 0.05)")
+            print(f"stream growth / list growth  = "
+                  f"{(s['peak_kb'] - s['base_kb']) / max(1, lst['peak_kb'] - lst['base_kb']):.3f}"
+                  f" (peak minus base RSS)")
+            label = "iterator (server-side cursor)" if name == "pg" else "iterator"
+            print(f"stream peak / {label} peak = {s['peak_kb'] / it['peak_kb']:.3f} (goal <= 1.2)")
+            print(f"stream rows/s / {label} rows/s = "
+                  f"{(s['rows'] / s['seconds']) / (it['rows'] / it['seconds']):.3f} (goal >= 0.9)")
+
+        print(f"\n== {name}: delete {args.parents} Owners x 3 CASCADE Records")
+        d = {v: _run(v, db, args.parents) for v in ("delete", "delete_in_chunks")}
+        for v, r in d.items():
+            if "error" in r:
+                print(f"{v:18} error: {r['error']}")
+                continue
+            print(f"{v:18} peak {r['peak_kb'] / 1024:7.1f} MiB (base {r['base_kb'] / 1024:.1f})"
+                  f"  {r['seconds']:6.2f}s  {r['queries']} queries  deleted {r['rows']}")
+        a, b = d["delete"], d["delete_in_chunks"]
+        if "peak_kb" in a and "peak_kb" in b:
+            chunks = -(-args.parents // CHUNK)
+            minimum = chunks * 3
+            print(f"delete_in_chunks peak / delete peak = {b['peak_kb'] / a['peak_kb']:.3f}"
+                  f" (goal <= 0.1); growth ratio "
+                  f"{(b['peak_kb'] - b['base_kb']) / max(1, a['peak_kb'] - a['base_kb']):.3f}")
+            print(f"delete_in_chunks queries / minimum = {b['queries']} / {minimum} = "
+                  f"{b['queries'] / minimum:.2f} (goal <= 2; minimum per chunk: 1 select of "
+                  f"pks + 1 delete per table (2))")
+
+
+if __name__ == "__main__":
+    main()
