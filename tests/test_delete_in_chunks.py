@@ -8,30 +8,21 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connections
 from django.db.models.deletion import ProtectedError
 from django.db.models.signals import post_delete, pre_delete
 from django.test.utils import CaptureQueriesContext
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hsettings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from heapwatch.django import delete_in_chunks
 from heapwatch.django.querysets import ChunkedDeleteError, ChunkedProtectedError
 from tests.qsapp.models import Child, GrandChild, Item, Lock, Note, Parent, Tag
 
-ALIASES = [a for a in ("default", "pg") if a in settings.DATABASES]
+from tests.dbtests import ALIASES, HYP, alias  # noqa: F401  (alias is a fixture)
+
 pytestmark = pytest.mark.django_db(databases=ALIASES)
-
-HYP = hsettings(max_examples=30, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-@pytest.fixture(params=ALIASES)
-def alias(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 _MODELS = [Parent, Child, GrandChild, Note, Lock]

@@ -8,29 +8,20 @@ import uuid
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.db.models import Count, F, Prefetch
 from django.db.models.functions import Lower
 from django.test.utils import CaptureQueriesContext
 from django.db import connections
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hsettings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import heapwatch
 from heapwatch.django import stream
 from tests.qsapp.models import Item, Ordered, Pair, StrItem, Tag, UuidItem
 
-ALIASES = [a for a in ("default", "pg") if a in settings.DATABASES]
+from tests.dbtests import ALIASES, HYP, alias  # noqa: F401  (alias is a fixture)
+
 pytestmark = pytest.mark.django_db(databases=ALIASES)
-
-HYP = hsettings(max_examples=30, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-@pytest.fixture(params=ALIASES)
-def alias(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 def _tiebroken(qs: Any) -> Any:
