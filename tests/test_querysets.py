@@ -249,8 +249,11 @@ def test_property_exactly_once_under_writes(alias: str, rows: Any, ordering: lis
             _create(model, alias, new, serial)
             serial += len(new)
             live = sorted(model.objects.using(alias).values_list("pk", flat=True), key=str)
+            # Draw positions, not pks: pks (autoincrement, uuid4) differ from
+            # one run of an example to the next, and hypothesis replays.
+            picks = data.draw(st.lists(st.integers(0, 1 << 16), max_size=2), label="delete")
             if live:
-                victims = data.draw(st.lists(st.sampled_from(live), max_size=2), label="delete")
+                victims = [live[p % len(live)] for p in picks]
                 model.objects.using(alias).filter(pk__in=victims).delete()
                 deleted.update(victims)
     assert len(seen) == len(set(seen)), "a row was yielded twice"
