@@ -36,7 +36,8 @@ test-py: $(VENV)/.ok
 
 # Every other supported CPython on the machine, each in its own venv with a
 # fresh build of the extension.  Django: 5.2 LTS on 3.11 (the dev venv),
-# 4.2 LTS on 3.12, the newest (6.x) on 3.13.
+# 4.2 LTS on 3.12, the newest (6.x) on 3.13.  The long leak runs (marked
+# slow) run once, on 3.11.
 test-all-pythons:
 	@set -e; for py in $(wordlist 2,9,$(PYTHONS)); do \
 	  v=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
@@ -45,7 +46,7 @@ test-all-pythons:
 	  .venv-$$v/bin/pip install $(PIP_FLAGS) -U pip setuptools wheel; \
 	  .venv-$$v/bin/pip install $(PIP_FLAGS) --force-reinstall --no-deps --no-build-isolation -e . ; \
 	  .venv-$$v/bin/pip install $(PIP_FLAGS) -e '.[test]' "$$(case $$v in 3.12) echo 'Django>=4.2,<5';; *) echo 'Django>=4.2';; esac)"; \
-	  .venv-$$v/bin/python -m pytest -q -p no:cacheprovider; \
+	  .venv-$$v/bin/python -m pytest -q -p no:cacheprovider -m "not slow"; \
 	done
 
 # The stubs, checked by mypy against a sample that uses the whole API.
