@@ -59,6 +59,20 @@ def _visit(out: RefCensus, seen: set[int], pending: list[Any], refs: list[Any]) 
         pending.append(r)
 
 
+# CPython 3.12 before 3.12.6 has the _asyncio module's tp_traverse report
+# freed FutureIter objects (gh-122695); gc.get_referents() on it INCREFs and
+# DECREFs freed memory, which can hang the next collection.  The reference
+# does not look inside that module there (the engine skips freed objects
+# itself; the module holds no other untracked object).
+_BROKEN_TRAVERSE = (3, 12) <= sys.version_info[:3] < (3, 12, 6)
+
+
+def referents(o: Any) -> list[Any]:
+    if _BROKEN_TRAVERSE and type(o).__name__ == "module" and getattr(o, "__name__", "") == "_asyncio":
+        return []
+    return gc.get_referents(o)
+
+
 def census(*, include_untracked: bool = False, fullnames: bool = False) -> RefCensus:
     # No closures here: their cells would exist before gc.get_objects() and
     # be counted.
@@ -73,9 +87,9 @@ def census(*, include_untracked: bool = False, fullnames: bool = False) -> RefCe
     for o in objects:
         _add(out, o)
         if include_untracked:
-            _visit(out, seen, pending, gc.get_referents(o))
+            _visit(out, seen, pending, referents(o))
             while pending:
-                _visit(out, seen, pending, gc.get_referents(pending.pop()))
+                _visit(out, seen, pending, referents(pending.pop()))
     del objects
     return out
 

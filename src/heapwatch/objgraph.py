@@ -42,6 +42,7 @@ import gc
 import itertools
 import operator
 import sys
+import types
 from collections.abc import Callable, Collection, Iterable, Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any, DefaultDict, Protocol, SupportsIndex
 
@@ -513,11 +514,23 @@ def get_leaking_objects(objects: Collection[Any] | None = None) -> list[Any]:
         del objects, everything
 
 
+# CPython 3.12 before 3.12.6: the _asyncio module's traverse reports freed
+# FutureIter objects, and gc.get_referents() on it can corrupt the heap and
+# hang the next collection (gh-122695; objgraph itself is exposed).  It is
+# left out there: it refers to nothing else the GC does not also reach.
+_BROKEN_ASYNCIO_TRAVERSE = (3, 12) <= sys.version_info[:3] < (3, 12, 6)
+
+
+def _unsafe_to_traverse(o: object) -> bool:
+    return (_BROKEN_ASYNCIO_TRAVERSE and type(o) is types.ModuleType
+            and getattr(o, "__name__", None) == "_asyncio")
+
+
 def _discard_referents(ids: set[int], sources: list[Any], container: object) -> None:
     """Remove from ids those of everything the sources but container refer to."""
     chunk: list[Any] = []
     for o in sources:
-        if o is not container:
+        if o is not container and not _unsafe_to_traverse(o):
             chunk.append(o)
             if len(chunk) == _REFERENTS_CHUNK:
                 ids.difference_update(map(id, gc.get_referents(*chunk)))

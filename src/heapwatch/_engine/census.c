@@ -23,6 +23,35 @@ stack_push(hw_objstack *s, PyObject *op)
     return 0;
 }
 
+/* The pending stack holds borrowed pointers: everything on it is reachable
+   from the tracked object being visited, and no Python code runs (so
+   nothing dies) until it is drained. */
+static int
+ptrstack_push(hw_objstack *s, PyObject *op)
+{
+    if (s->n == s->cap) {
+        Py_ssize_t cap = s->cap ? s->cap * 2 : 256;
+        PyObject **items = PyMem_RawRealloc(s->items, (size_t)cap * sizeof(PyObject *));
+        if (items == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        s->items = items;
+        s->cap = cap;
+    }
+    s->items[s->n++] = op;
+    return 0;
+}
+
+static void
+ptrstack_clear(hw_objstack *s)
+{
+    PyMem_RawFree(s->items);
+    s->items = NULL;
+    s->n = 0;
+    s->cap = 0;
+}
+
 static void
 stack_clear(hw_objstack *s)
 {
@@ -81,7 +110,14 @@ static int
 visit_untracked(PyObject *op, void *arg)
 {
     hw_census *c = (hw_census *)arg;
-    if (op == NULL || PyObject_GC_IsTracked(op) || is_skipped(c, Py_TYPE(op))) {
+    /* A live object reachable from a live container has a reference count
+       of at least one.  Zero means freed memory that a faulty tp_traverse
+       reports: CPython 3.12 before 3.12.6 visits the _asyncio module's
+       free list of FutureIter objects (gh-122695).  Such memory is neither
+       counted nor entered, and never INCREF'd (a DECREF back to zero would
+       free it twice and loop the free list, hanging the next collection). */
+    if (op == NULL || Py_REFCNT(op) <= 0 || PyObject_GC_IsTracked(op)
+        || is_skipped(c, Py_TYPE(op))) {
         return 0;
     }
     int added = hw_ptrset_add(&c->seen, op);
@@ -92,7 +128,7 @@ visit_untracked(PyObject *op, void *arg)
         return -1;
     }
     if (PyObject_IS_GC(op)) {
-        return stack_push(&c->pending, op);
+        return ptrstack_push(&c->pending, op);
     }
     return 0;
 }
@@ -110,11 +146,7 @@ traverse_closure(hw_census *c, PyObject *op)
     while (c->pending.n > 0) {
         PyObject *u = c->pending.items[--c->pending.n];
         trav = Py_TYPE(u)->tp_traverse;
-        int rc = (trav != NULL) ? trav(u, visit_untracked, c) : 0;
-        /* The reference pinned it only while queued; an object reachable
-           from a live tracked object cannot die here. */
-        Py_DECREF(u);
-        if (rc != 0) {
+        if (trav != NULL && trav(u, visit_untracked, c) != 0) {
             return -1;
         }
     }
@@ -175,7 +207,7 @@ hw_census_run(hw_census *c, int include_untracked,
 void
 hw_census_clear(hw_census *c)
 {
-    stack_clear(&c->pending);
+    ptrstack_clear(&c->pending);
     stack_clear(&c->deferred);
     hw_ptrset_clear(&c->seen);
     hw_typetable_clear(&c->types);

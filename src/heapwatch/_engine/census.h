@@ -28,7 +28,7 @@
 #define HW_CENSUS_MAX_SKIP 4
 
 typedef struct {
-    PyObject **items;           /* strong references */
+    PyObject **items;           /* strong references, except `pending` */
     Py_ssize_t n, cap;
 } hw_objstack;
 
@@ -40,7 +40,8 @@ typedef struct {
     PyTypeObject *skip[HW_CENSUS_MAX_SKIP];
     int nskip;
     hw_objstack deferred;       /* objects whose size needs Python code */
-    hw_objstack pending;        /* untracked containers still to traverse */
+    hw_objstack pending;        /* untracked containers still to traverse
+                                   (borrowed pointers) */
     hw_ptrset seen;             /* untracked objects already counted */
 } hw_census;
 
