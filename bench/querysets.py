@@ -8,7 +8,8 @@ Iteration: a Record table with three foreign keys (--rows rows) on SQLite (a
 file in a temporary directory) and PostgreSQL (a fresh server started by
 tests/pgserver.py, when installed).  Variants: list(qs), qs.iterator()
 (on PostgreSQL with server-side cursors and with DISABLE_SERVER_SIDE_CURSORS),
-django-chunkator when importable, the seed's snippet (order by pk, pk__gt
+django-chunkator (from .venv-bench-qs when this venv lacks it, see
+CHUNKATOR_VENV), the seed's snippet (order by pk, pk__gt
 chunks of 1000), heapwatch's stream().  Deletion: --parents Owners with three
 CASCADE Records each, QuerySet.delete() vs delete_in_chunks().
 
@@ -180,9 +181,9 @@ def child(args: argparse.Namespace) -> None:
 # parent side
 
 
-def _run(variant: str, db: dict[str, Any], n: int) -> dict[str, Any]:
+def _run(variant: str, db: dict[str, Any], n: int, python: str = sys.executable) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), "--child", variant, "--db", json.dumps(db),
+        [python, os.path.abspath(__file__), "--child", variant, "--db", json.dumps(db),
          "--n", str(n)], capture_output=True, text=True, check=False)
     if out.returncode != 0:
         return {"error": (out.stderr.strip().splitlines() or ["?"])[-1]}
@@ -190,10 +191,23 @@ def _run(variant: str, db: dict[str, Any], n: int) -> dict[str, Any]:
     return result
 
 
-def _have_chunkator() -> bool:
+# django-chunkator is not a dependency of heapwatch: it lives in its own venv,
+# made with (same CPython as .venv, so the built heapwatch engine imports):
+#   python3.11 -m venv .venv-bench-qs
+#   .venv-bench-qs/bin/pip install Django==<.venv's> 'psycopg[binary]' django-chunkator
+CHUNKATOR_VENV = os.path.join(ROOT, ".venv-bench-qs", "bin", "python")
+
+
+def _chunkator_python() -> str | None:
+    """The interpreter to run the chunkator variant with: this one when it
+    has django-chunkator, else .venv-bench-qs's, else None."""
     import importlib.util
 
-    return importlib.util.find_spec("chunkator") is not None
+    if importlib.util.find_spec("chunkator") is not None:
+        return sys.executable
+    if os.access(CHUNKATOR_VENV, os.X_OK):
+        return CHUNKATOR_VENV
+    return None
 
 
 def main() -> None:
@@ -240,10 +254,15 @@ def main() -> None:
         res: dict[str, dict[str, Any]] = {}
         print(f"{'variant':18} {'peak MiB':>9} {'base MiB':>9} {'rows/s':>10} {'queries':>8}")
         for v in variants:
-            if v == "chunkator" and not _have_chunkator():
-                print(f"{v:18} skipped: django-chunkator is not installed in this venv")
-                continue
-            r = res[v] = _run(v, db, args.rows)
+            python = sys.executable
+            if v == "chunkator":
+                found = _chunkator_python()
+                if found is None:
+                    print(f"{v:18} skipped: django-chunkator is not installed here nor in "
+                          f"{os.path.relpath(CHUNKATOR_VENV, ROOT)}")
+                    continue
+                python = found
+            r = res[v] = _run(v, db, args.rows, python)
             if "error" in r:
                 print(f"{v:18} error: {r['error']}")
                 continue
@@ -270,15 +289,19 @@ def main() -> None:
                   f"  {r['seconds']:6.2f}s  {r['queries']} queries  deleted {r['rows']}")
         a, b = d["delete"], d["delete_in_chunks"]
         if "peak_kb" in a and "peak_kb" in b:
+            # The minimum any chunked delete needs: per chunk, one SELECT of the
+            # chunk's primary keys and one DELETE per table it removes rows
+            # from (here qsapp_owner and qsapp_record: 3 queries per chunk).
             chunks = -(-args.parents // CHUNK)
-            minimum = chunks * 3
+            tables = len(b.get("per") or {}) or 2
+            minimum = chunks * (1 + tables)
             print(f"delete_in_chunks peak / delete peak = {b['peak_kb'] / a['peak_kb']:.3f}"
                   f" (goal <= 0.1); growth ratio "
                   f"{(b['peak_kb'] - b['base_kb']) / max(1, a['peak_kb'] - a['base_kb']):.3f}")
             print(f"delete_in_chunks queries / minimum = {b['queries']} / {minimum} = "
-                  f"{b['queries'] / minimum:.2f} (goal <= 2; minimum per chunk: 1 select of "
-                  f"pks + 1 delete per table (2))")
-
+                  f"{b['queries'] / minimum:.2f} (goal <= 2; minimum = {chunks} chunks x "
+                  f"(1 SELECT of pks + 1 DELETE per table touched ({tables})); "
+                  f"QuerySet.delete() itself: {a['queries']})")
 
 if __name__ == "__main__":
     main()

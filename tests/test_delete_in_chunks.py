@@ -18,7 +18,19 @@ from hypothesis import strategies as st
 
 from heapwatch.django import delete_in_chunks
 from heapwatch.django.querysets import ChunkedDeleteError, ChunkedProtectedError
-from tests.qsapp.models import Child, GrandChild, Item, Lock, Note, Parent, Tag
+from tests.qsapp.models import (
+    Child,
+    GrandChild,
+    Item,
+    Kind,
+    Lock,
+    Note,
+    Owner,
+    Parent,
+    Place,
+    Record,
+    Tag,
+)
 
 from tests.dbtests import ALIASES, HYP, alias  # noqa: F401  (alias is a fixture)
 
@@ -223,3 +235,86 @@ def test_command_errors(alias: str) -> None:
     with pytest.raises(CommandError, match="protected|Cannot delete"):
         call_command("delete_in_chunks", "qsapp.Parent", "--database", alias, "--no-progress",
                      stdout=io.StringIO())
+
+
+def _sql(ctx: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in ctx.captured_queries
+            if not q["sql"].upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))]
+
+
+def _owners(alias: str, n: int) -> None:
+    kind = Kind.objects.using(alias).create(name="k")
+    place = Place.objects.using(alias).create(name="p")
+    owners = Owner.objects.using(alias).bulk_create([Owner(name=f"o{i}") for i in range(n)])
+    Record.objects.using(alias).bulk_create(
+        [Record(kind=kind, owner=o, place=place, name="r", value=j) for o in owners for j in range(3)])
+
+
+def test_fast_path_needs_no_select_of_rows(alias: str) -> None:
+    """Dependents that Django fast-deletes: per chunk one pk SELECT, one
+    DELETE per table, no SELECT of the rows themselves, same counts."""
+    _owners(alias, 25)
+    want = Owner.objects.using(alias).all().delete()
+    _owners(alias, 25)
+    with CaptureQueriesContext(connections[alias]) as ctx:
+        got = delete_in_chunks(Owner.objects.using(alias).all(), 10, progress=False)
+    assert got == want == (100, {"qsapp.Record": 75, "qsapp.Owner": 25})
+    sql = _sql(ctx)
+    assert len(sql) == 3 * 3, sql  # 3 chunks x (pk select, delete records, delete owners)
+    assert sum(s.startswith("SELECT") for s in sql) == 3
+    assert Record.objects.using(alias).count() == 0
+
+
+def test_fast_path_m2m_through_rows(alias: str) -> None:
+    tags = [Tag.objects.using(alias).create(name=f"t{i}") for i in range(3)]
+
+    def build() -> None:
+        for i in range(7):
+            Item.objects.using(alias).create(num=i, word="w", tag=tags[0]).tags.set(tags[: i % 4])
+
+    build()
+    want = Item.objects.using(alias).all().delete()
+    build()
+    with CaptureQueriesContext(connections[alias]) as ctx:
+        got = delete_in_chunks(Item.objects.using(alias).all(), 3, progress=False)
+    assert got == want
+    assert len(_sql(ctx)) == 3 * 3
+    assert Tag.objects.using(alias).count() == 3
+    assert Item.tags.through.objects.using(alias).count() == 0
+
+
+def test_signal_on_dependent_uses_collector(alias: str) -> None:
+    """A receiver on the cascaded model: its rows are loaded and signalled,
+    exactly as QuerySet.delete() does."""
+    seen: list[int] = []
+
+    def pre(sender: Any, instance: Any, **kw: Any) -> None:
+        seen.append(instance.pk)
+
+    _owners(alias, 6)
+    pre_delete.connect(pre, sender=Record)
+    try:
+        want = Owner.objects.using(alias).all().delete()
+        n = len(seen)
+        _owners(alias, 6)
+        pks = sorted(Record.objects.using(alias).values_list("pk", flat=True))
+        got = delete_in_chunks(Owner.objects.using(alias).all(), 4, progress=False)
+    finally:
+        pre_delete.disconnect(pre, sender=Record)
+    assert got == want and n == 18
+    assert sorted(seen[n:]) == pks
+
+
+def test_collector_path_deletes_tail_in_one_statement(alias: str) -> None:
+    """Cascades that need instances (Child -> GrandChild, SET_NULL Note): the
+    Collector runs, but the parents and children are deleted with one DELETE
+    per table per chunk, not one per 100 rows."""
+    _build(alias, [(0, 1, 1, False)] * 250)
+    want = Parent.objects.using(alias).all().delete()
+    _build(alias, [(0, 1, 1, False)] * 250)
+    with CaptureQueriesContext(connections[alias]) as ctx:
+        got = delete_in_chunks(Parent.objects.using(alias).all(), 250, progress=False)
+    assert got == want
+    deletes = [s for s in _sql(ctx) if s.startswith("DELETE")]
+    assert len(deletes) <= 3, deletes  # grandchildren, children, parents
+    assert Note.objects.using(alias).filter(parent__isnull=True).count() == 500  # both builds

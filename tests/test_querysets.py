@@ -283,3 +283,64 @@ def test_stream_holds_one_chunk(alias: str) -> None:
         del obj
     assert n == 5000
     assert 0 < peak <= 200 + 5
+
+
+def test_stream_builds_rows_one_at_a_time(alias: str) -> None:
+    """Without prefetch_related, instances are built as they are consumed:
+    only a few are alive at a time, not the whole chunk."""
+    Item.objects.using(alias).bulk_create([Item(num=i, word="w") for i in range(500)])
+    gc.collect()
+    peak = 0
+    n = 0
+    for obj in stream(Item.objects.using(alias).order_by("pk"), 250):
+        n += 1
+        if n % 25 == 0:
+            c = heapwatch.census()
+            peak = max(peak, c["Item"].count if "Item" in c else 0)
+        del obj
+    assert n == 500
+    assert 0 < peak <= 5
+
+
+# ---------------------------------------------------------------------------
+# the page query
+
+
+def test_row_value_comparison_when_equivalent(alias: str) -> None:
+    """NOT NULL keys in one direction: `(a, b, pk) > (x, y, z)` on backends
+    with row values (PostgreSQL, Django >= 5.2); the expanded OR form
+    otherwise (SQLite, nullable or mixed-direction keys)."""
+    _fill_items(alias, 9)
+    import importlib.util
+
+    row_values = (importlib.util.find_spec("django.db.models.fields.tuple_lookups") is not None
+                  and bool(getattr(connections[alias].features, "supports_tuple_lookups", False)))
+    items = Item.objects.using(alias)
+    for qs, same_direction in [
+        (items.order_by("num", "word"), True),           # pk appended ascending
+        (items.order_by("-num", "-word", "-pk"), True),
+        (items.order_by("-num", "-word"), False),        # pk appended ascending
+        (items.order_by("num", "-word"), False),
+        (items.order_by("maybe", "num"), False),         # nullable
+    ]:
+        with CaptureQueriesContext(connections[alias]) as ctx:
+            got = list(stream(qs, 2))
+        assert got == list(_tiebroken(qs))
+        pages = [q["sql"] for q in ctx.captured_queries[1:]]
+        assert pages
+        used = [") > (" in s or ") < (" in s for s in pages]
+        assert used == [same_direction and row_values] * len(pages), pages[0]
+
+
+def test_boolean_key_values_change_the_sql(alias: str) -> None:
+    """Django compiles `flag = True` as `flag` and `flag = False` as `NOT
+    flag`: a page query compiled for one must not be reused for the other."""
+    from django.db.models import BooleanField, ExpressionWrapper, Q
+
+    _fill_items(alias, 12)
+    big = ExpressionWrapper(Q(num__gte=2), output_field=BooleanField())
+    for order in (["big", "pk"], ["-big", "word"], ["big", "-num"]):
+        qs = Item.objects.using(alias).annotate(big=big).order_by(*order)
+        for chunk in (1, 2, 5):
+            assert [(i.pk, i.big) for i in stream(qs, chunk)] == [
+                (i.pk, i.big) for i in _tiebroken(qs)], (order, chunk)

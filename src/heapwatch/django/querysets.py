@@ -13,10 +13,18 @@ unique.  "Rows after the key" is the expanded form
 
     (k1 > x1) OR (k1 = x1 AND k2 > x2) OR (k1 = x1 AND k2 = x2 AND k3 > x3) ...
 
-with < for descending columns.  Nullable columns are handled, not rejected:
-where NULLs sort (connection.features.nulls_order_largest, or an explicit
-nulls_first / nulls_last) decides whether "after x" includes "IS NULL" and
-whether "after NULL" is "IS NOT NULL" or nothing.
+with < for descending columns, or the row value (k1, k2, k3) > (x1, x2, x3)
+where that means the same (no nullable column, one direction) and the backend
+has row values (Django >= 5.2's tuple lookups; PostgreSQL, MySQL): it lets
+the database seek a multi-column index.  Nullable columns are handled, not
+rejected: where NULLs sort (connection.features.nulls_order_largest, or an
+explicit nulls_first / nulls_last) decides whether "after x" includes
+"IS NULL" and whether "after NULL" is "IS NOT NULL" or nothing.
+
+Speed: the page query is built and compiled once per pattern of NULL key
+values and then reused with new parameters (_Page), rows are built one at a
+time from each fetched chunk (no list of a chunk's instances unless
+prefetch_related needs one), and each chunk is read with one fetchmany().
 
 Invariant: a row that exists from the first query to the last, and whose key
 columns do not change, is yielded exactly once, because the keys yielded are
@@ -24,25 +32,40 @@ strictly increasing in the ordering and each chunk starts strictly after the
 last key yielded.  Rows inserted or deleted meanwhile may or may not appear.
 
 delete_in_chunks(queryset, chunk_size) fetches the primary keys a chunk at a
-time (values_list, keyset by pk) and deletes each chunk with
-Model._base_manager.filter(pk__in=chunk).delete() in its own transaction, so
-Django's Collector applies on_delete, signals and its fast-delete path exactly
-as QuerySet.delete() would, but for one chunk at a time.
+time (values_list, keyset by pk) and deletes each chunk in its own transaction
+with the effects of Model._base_manager.filter(pk__in=chunk).delete(): when
+Django's Collector would only fast-delete (no signal receivers, every
+dependent a CASCADE that can_fast_delete allows), the same DELETEs are issued
+directly, one per table, without loading the chunk's rows; otherwise the
+Collector does the work, except that the tail of its deletion order (models
+without delete signal receivers) is deleted with one DELETE per table instead
+of one per 100 rows.  See _delete_chunk().
 """
 
 from __future__ import annotations
 
+import operator
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import reduce
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import EmptyResultSet, FieldDoesNotExist
 from django.db import connections, router, transaction
 from django.db.models import F, Q
-from django.db.models.deletion import ProtectedError, RestrictedError
+from django.db.models import sql
+from django.db.models.deletion import (
+    DO_NOTHING,
+    Collector,
+    ProtectedError,
+    RestrictedError,
+    get_candidate_relations_to_delete,
+)
+from django.db.models.signals import post_delete, pre_delete
 from django.db.models.expressions import OrderBy
+from django.db.models.lookups import Exact, GreaterThan, IsNull, LessThan
 from django.db.models.query import (
     FlatValuesListIterable,
     ModelIterable,
@@ -213,21 +236,158 @@ def _keys(queryset: Any) -> list[_Key]:
     return keys
 
 
-def _after(keys: list[_Key], values: list[Any], largest: bool) -> Q:
-    """Rows strictly after the row whose key is `values`, as a Q."""
+def _row_value_lookup(keys: list[_Key], connection: Any) -> Any:
+    """The lookup class for `(k1, k2, ...) > (x1, x2, ...)` (< when
+    descending) when that is the same as the expanded form: two or more key columns,
+    none nullable, one direction, and a backend with row values (Django 5.2's
+    tuple lookups; SQLite and Oracle fall back to the expanded form there).
+    A row-value comparison lets PostgreSQL and MySQL seek a multi-column
+    index instead of filtering the OR form row by row.  None otherwise."""
+    if len(keys) < 2 or any(k.nullable for k in keys):
+        return None
+    if len({k.descending for k in keys}) != 1:
+        return None
+    if not getattr(connection.features, "supports_tuple_lookups", False):
+        return None
+    try:
+        from django.db.models.fields import tuple_lookups
+    except ImportError:  # Django < 5.2
+        return None
+    return tuple_lookups.TupleLessThan if keys[0].descending else tuple_lookups.TupleGreaterThan
+
+
+class _Mark:
+    """A compiled parameter that came from a key value (see _Page)."""
+
+    __slots__ = ("lookup", "j", "value")
+
+    def __init__(self, lookup: Any, j: int, value: Any) -> None:
+        self.lookup, self.j, self.value = lookup, j, value
+
+
+class _MarkingLookup:
+    """Mixin for the lookups _Page builds: while a page query is compiled the
+    first time, the parameters this lookup adds are wrapped in _Mark so that
+    their positions in the SQL's parameter list are known; later chunks reuse
+    the SQL and only recompute these parameters."""
+
+    _hw_key: int | None = None  # which key value is the rhs; None: all (row value)
+    _hw_mark = False
+
+    def process_rhs(self, compiler: Any, connection: Any) -> Any:
+        sql, params = super().process_rhs(compiler, connection)  # type: ignore[misc]
+        if self._hw_mark:
+            params = [_Mark(self, j, p) for j, p in enumerate(params)]
+        return sql, params
+
+
+_lookup_classes: dict[type, type] = {}
+
+
+def _marking(cls: type) -> type:
+    if cls not in _lookup_classes:
+        _lookup_classes[cls] = type(f"_Marking{cls.__name__}", (_MarkingLookup, cls), {})
+    return _lookup_classes[cls]
+
+
+def _lookup(cls: type, lhs: Any, rhs: Any, key: int | None) -> Any:
+    lk = _marking(cls)(lhs, rhs)
+    lk._hw_key = key
+    lk._hw_mark = True
+    return lk
+
+
+def _value_kind(value: Any) -> str:
+    """What about a key value changes the SQL Django compiles for it, not
+    just a parameter: None (IS NULL), and True/False (a boolean column is
+    compared as `col` / `NOT col`)."""
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return str(value)
+    return "value"
+
+
+class _Page:
+    """The query for "the next chunk after key values like these", compiled
+    once and reused with new key values: building and compiling the
+    queryset again for every chunk costs about as much as running it.
+
+    The _value_kind() of each key value fixes the SQL; the values only
+    change parameters, found by the marks above.  The page queryset's
+    compiler is kept and handed to the iterable class for every chunk, with
+    the SQL and the new parameters."""
+
+    def __init__(self, base: Any, keys: list[_Key], values: list[Any], largest: bool,
+                 row_value: Any, chunk_size: int) -> None:
+        self.page = page = base._chain()  # base is sliced: add to its query directly
+        self.chunk_size = chunk_size  # rows per fetchmany(), not Django's 100
+        query = page.query
+        cols = [query.resolve_ref(k.name, allow_joins=True) for k in keys]
+        query.add_q(_after_lookups(keys, values, largest, cols, row_value))
+        self.compiler = compiler = query.get_compiler(using=page.db)
+        self.empty = False
+        try:
+            sql, params = compiler.as_sql()
+        except EmptyResultSet:
+            self.empty = True
+            return
+        self.sql = sql
+        self.marks: list[tuple[int, Any, int]] = []
+        plain = list(params)
+        for i, p in enumerate(plain):
+            if isinstance(p, _Mark):
+                self.marks.append((i, p.lookup, p.j))
+                plain[i] = p.value
+        self.params = plain
+        self.current: tuple[str, Any] = (sql, tuple(plain))
+        lookups: dict[int, Any] = {}
+        for _, lk, _ in self.marks:
+            lk._hw_mark = False
+            lookups[id(lk)] = lk
+        self.lookups = list(lookups.values())
+        compiler.as_sql = lambda *args, **kwargs: self.current
+        query.get_compiler = lambda *args, **kwargs: compiler
+
+    def rows(self, values: list[Any] | None) -> Any:
+        """The iterable of the chunk after `values` (None: the values the
+        page was built with)."""
+        if values is not None:
+            params = list(self.params)
+            new: dict[int, list[Any]] = {}
+            connection = self.compiler.connection
+            for lk in self.lookups:
+                copy = lk.__class__.__new__(lk.__class__)
+                copy.__dict__.update(lk.__dict__)
+                copy.rhs = values[lk._hw_key] if lk._hw_key is not None else tuple(values)
+                copy.rhs = copy.get_prep_lookup()
+                new[id(lk)] = list(copy.process_rhs(self.compiler, connection)[1])
+            for i, lk, j in self.marks:
+                params[i] = new[id(lk)][j]
+            self.current = (self.sql, tuple(params))
+        return self.page._iterable_class(self.page, chunk_size=self.chunk_size)
+
+
+def _after_lookups(keys: list[_Key], values: list[Any], largest: bool, cols: list[Any],
+                   row_value: Any) -> Q:
+    """Rows strictly after the row whose key is `values`, as a Q of lookups
+    on the resolved key columns `cols` (see the module docstring)."""
+    if row_value is not None:
+        from django.db.models.fields.tuple_lookups import Tuple
+
+        return Q(_lookup(row_value, Tuple(*cols), tuple(values), None))
     result = Q(pk__in=[])
     equal = Q()
-    for key, value in zip(keys, values, strict=True):
+    for i, (key, value, col) in enumerate(zip(keys, values, cols, strict=True)):
         after_nulls = key.nulls_after(largest)
         if value is None:
-            beyond = Q(**{f"{key.name}__isnull": False}) if not after_nulls else None
-            same = Q(**{f"{key.name}__isnull": True})
+            beyond = Q(IsNull(col, False)) if not after_nulls else None
+            same = Q(IsNull(col, True))
         else:
-            op = "lt" if key.descending else "gt"
-            beyond = Q(**{f"{key.name}__{op}": value})
+            beyond = Q(_lookup(LessThan if key.descending else GreaterThan, col, value, i))
             if key.nullable and after_nulls:
-                beyond |= Q(**{f"{key.name}__isnull": True})
-            same = Q(**{key.name: value})
+                beyond |= Q(IsNull(col, True))
+            same = Q(_lookup(Exact, col, value, i))
         if beyond is not None:
             result |= equal & beyond
         equal &= same
@@ -317,31 +477,67 @@ def _stream(queryset: Any, keys: list[_Key], chunk_size: int) -> Iterator[Any]:
     else:
         raise ValueError(f"stream() does not know the iterable {iterable.__name__}")
 
-    def key_of(row: Any) -> list[Any]:
-        if instances:
-            return [getattr(row, k.alias or k.attname or k.name) for k in keys]
-        if iterable is ValuesIterable:
-            return [row[k.alias] for k in keys]
-        return list(row[-nhidden:])
-
-    largest = bool(connections[queryset.db].features.nulls_order_largest)
+    # The key of a raw row (before shape()), read by one C-level getter: a
+    # value when there is one key column, a tuple otherwise.
+    get_key: Callable[[Any], Any]
+    if instances:
+        get_key = operator.attrgetter(*(k.alias or k.attname or k.name for k in keys))
+    elif iterable is ValuesIterable:
+        get_key = operator.itemgetter(*(k.alias for k in keys))
+    else:
+        get_key = operator.itemgetter(*range(-nhidden, 0))
+    single = len(keys) == 1
+    reshape = bool(hidden) or not instances
+    connection = connections[queryset.db]
+    largest = bool(connection.features.nulls_order_largest)
+    row_value = _row_value_lookup(keys, connection)
+    base = base[:chunk_size]
+    pages: dict[tuple[str, ...], _Page] = {}
     last: list[Any] | None = None
+    kv: Any = None
     while True:
-        page = base if last is None else base.filter(_after(keys, last, largest))
-        rows = list(page[:chunk_size])
-        if not rows:
-            return
-        last = key_of(rows[-1])
-        full = len(rows) == chunk_size
-        if hidden or not instances:
-            rows = [shape(r) for r in rows]
+        if last is None:
+            page: Any = base._chain()
+            it = page._iterable_class(page, chunk_size=chunk_size)
+        else:
+            shape_of = tuple(map(_value_kind, last))
+            cached = pages.get(shape_of)
+            if cached is None:
+                cached = pages[shape_of] = _Page(base, keys, last, largest, row_value, chunk_size)
+                if cached.empty:
+                    return
+                it = cached.rows(None)
+            else:
+                it = cached.rows(last)
         if prefetch:
+            rows = list(it)
+            if not rows:
+                return
+            kv = get_key(rows[-1])
+            n = len(rows)
+            if reshape:
+                rows = [shape(r) for r in rows]
             from django.db.models import prefetch_related_objects
 
             prefetch_related_objects(rows, *prefetch)
-        yield from rows
-        del rows, page
-        if not full:
+            yield from rows
+            del rows
+        else:
+            # Rows built one by one from the fetched chunk (the cursor is
+            # already closed: chunked_fetch=False reads the chunk whole), so
+            # only the raw chunk and one row are alive, not a list of them.
+            # The key is read before the caller sees (and may change) a row.
+            n = 0
+            kv = None
+            for row in it:
+                n += 1
+                kv = get_key(row)
+                yield shape(row) if reshape else row
+            if n == 0:
+                return
+        del it
+        last = [kv] if single else list(kv)
+        if n < chunk_size:
             return
 
 
@@ -469,6 +665,107 @@ def pk_chunks(queryset: Any, chunk_size: int) -> Iterator[list[Any]]:
             return
 
 
+def _has_listeners(model: Any) -> bool:
+    return bool(pre_delete.has_listeners(model) or post_delete.has_listeners(model))
+
+
+def _fast_dependents(model: Any, collector: Collector) -> dict[Any, list[Any]] | None:
+    """{related model: [foreign keys]} whose rows referencing the chunk are to
+    be fast-deleted first, when deleting `model` rows needs no instances at
+    all: no delete signal receivers, no multi-table parents, no generic
+    relations, and every relation pointing at it DO_NOTHING or a CASCADE from
+    a model Django's Collector would itself fast-delete (can_fast_delete), by
+    a foreign key to the primary key.  None otherwise."""
+    opts = model._meta
+    if _has_listeners(model) or opts.concrete_model._meta.parents:
+        return None
+    if any(hasattr(f, "bulk_related_objects") for f in opts.private_fields):
+        return None
+    plan: dict[Any, list[Any]] = {}
+    for related in get_candidate_relations_to_delete(opts):
+        field = related.field
+        if field.remote_field.on_delete is DO_NOTHING:
+            continue
+        targets: tuple[Any, ...] = tuple(getattr(field, "foreign_related_fields", ()))
+        if len(targets) != 1 or targets[0] is not opts.pk:
+            return None
+        if not collector.can_fast_delete(related.related_model, from_field=field):
+            return None
+        plan.setdefault(related.related_model, []).append(field)
+    return plan
+
+
+def _delete_pks(model: Any, pks: list[Any], db: str) -> int:
+    """DeleteQuery.delete_batch() in one statement instead of one per 100."""
+    query = sql.DeleteQuery(model)
+    query.add_filter(f"{model._meta.pk.attname}__in", pks)
+    return int(query.do_query(model._meta.db_table, query.where, using=db))
+
+
+def _sorted_ok(collector: Collector) -> bool:
+    """Whether collector.data is in an order its dependencies allow."""
+    seen: set[Any] = set()
+    for m in collector.data:
+        if collector.dependencies.get(m._meta.concrete_model, set()) - seen:
+            return False
+        seen.add(m._meta.concrete_model)
+    return True
+
+
+def _delete_chunk(model: Any, db: str, chunk: list[Any]) -> tuple[int, dict[str, int]]:
+    """Model._base_manager.filter(pk__in=chunk).delete(), with the same effects
+    and counts, in fewer queries (the caller holds the transaction):
+
+    - when nothing needs instances (_fast_dependents), no SELECT at all: one
+      DELETE per dependent table, then one for the chunk, in the order and
+      with the filters Django's Collector would use for its fast deletes;
+    - else Django's Collector does the work, except that the models at the
+      end of its deletion order that have no delete signal receivers are
+      deleted afterwards, in that same order, with one DELETE each instead of
+      one per 100 rows (DeleteQuery.delete_batch's GET_ITERATOR_CHUNK_SIZE).
+    """
+    qs = model._base_manager.using(db).filter(pk__in=chunk)
+    counts: Counter[str] = Counter()
+    collector = Collector(using=db, origin=qs)
+    plan = _fast_dependents(model, collector)
+    if plan is not None:
+        for related_model, fields in plan.items():
+            pred = reduce(operator.or_, (Q(**{f"{f.name}__in": chunk}) for f in fields))
+            n = related_model._base_manager.using(db).filter(pred)._raw_delete(using=db)
+            if n:
+                counts[related_model._meta.label] += n
+        n = qs._raw_delete(using=db)
+        if n:
+            counts[model._meta.label] += n
+        return sum(counts.values()), dict(counts)
+    # What QuerySet.delete() does, with the tail of the deletion taken over.
+    qs._for_write = True
+    qs.query.select_for_update = False
+    qs.query.select_related = False
+    qs.query.clear_ordering(force=True)
+    collector.collect(qs)
+    collector.sort()
+    tail: list[tuple[Any, list[Any]]] = []
+    if _sorted_ok(collector):
+        for m in reversed(list(collector.data)):
+            if _has_listeners(m) and not m._meta.auto_created:
+                break
+            tail.append((m, [obj.pk for obj in collector.data[m]]))
+        rest = [collector.data[m] for m in collector.data if m not in dict(tail)]
+        if len(rest) == 1 and len(rest[0]) == 1:
+            tail = []  # Collector.delete()'s single-object shortcut would skip work
+        for m, _ in tail:
+            del collector.data[m]
+    if collector.data or collector.fast_deletes or collector.field_updates:
+        _, per = collector.delete()
+        counts.update(per)
+    for m, pks in reversed(tail):
+        n = _delete_pks(m, pks, db)
+        if n:
+            counts[m._meta.label] += n
+    return sum(counts.values()), dict(counts)
+
+
 def delete_in_chunks(
     queryset: Any, chunk_size: int = 1000, progress: bool | None = None
 ) -> tuple[int, dict[str, int]]:
@@ -493,7 +790,7 @@ def delete_in_chunks(
         for chunk in pk_chunks(queryset, chunk_size):
             try:
                 with transaction.atomic(using=db):
-                    n, per = model._base_manager.using(db).filter(pk__in=chunk).delete()
+                    n, per = _delete_chunk(model, db, chunk)
             except Exception as exc:
                 done = (total, dict(counts))
                 message = (
