@@ -14,6 +14,7 @@ import gc
 import inspect
 import io
 import re
+import sys
 import types
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -682,6 +683,15 @@ def test_at_addrs(heap: list[Any], quiet_gc: None) -> None:
     assert mine.at_addrs(set()) == [] == real.at_addrs(set())
 
 
+# objgraph's own get_leaking_objects() calls gc.get_referents() on the
+# _asyncio module, which on CPython 3.12 before 3.12.6 double-frees a free
+# list and hangs the next collection (gh-122695): it cannot be compared there.
+_OBJGRAPH_TRIPS_GH122695 = pytest.mark.skipif(
+    (3, 12) <= sys.version_info[:3] < (3, 12, 6),
+    reason="objgraph.get_leaking_objects trips CPython gh-122695 on this version")
+
+
+@_OBJGRAPH_TRIPS_GH122695
 def test_get_leaking_objects_subset() -> None:
     held = OgWidget()
     holder = {"held": held}  # a tracked dict refers to `held`
@@ -699,6 +709,7 @@ def test_get_leaking_objects_subset() -> None:
     del holder
 
 
+@_OBJGRAPH_TRIPS_GH122695
 def test_get_leaking_objects_whole_heap(quiet_gc: None) -> None:
     orphans = [[OgSlim(i)] for i in range(3)]
     theirs, ours = second_calls(lambda: ids_text(real.get_leaking_objects()),

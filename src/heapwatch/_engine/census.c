@@ -6,8 +6,9 @@
 
 /* ---- object stacks (raw memory, strong references) ------------------ */
 
+/* Room for one more item: 0, or -1 with MemoryError set. */
 static int
-stack_push(hw_objstack *s, PyObject *op)
+stack_reserve(hw_objstack *s)
 {
     if (s->n == s->cap) {
         Py_ssize_t cap = s->cap ? s->cap * 2 : 256;
@@ -19,6 +20,15 @@ stack_push(hw_objstack *s, PyObject *op)
         s->items = items;
         s->cap = cap;
     }
+    return 0;
+}
+
+static int
+stack_push(hw_objstack *s, PyObject *op)
+{
+    if (stack_reserve(s) < 0) {
+        return -1;
+    }
     s->items[s->n++] = Py_NewRef(op);
     return 0;
 }
@@ -29,15 +39,8 @@ stack_push(hw_objstack *s, PyObject *op)
 static int
 ptrstack_push(hw_objstack *s, PyObject *op)
 {
-    if (s->n == s->cap) {
-        Py_ssize_t cap = s->cap ? s->cap * 2 : 256;
-        PyObject **items = PyMem_RawRealloc(s->items, (size_t)cap * sizeof(PyObject *));
-        if (items == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        s->items = items;
-        s->cap = cap;
+    if (stack_reserve(s) < 0) {
+        return -1;
     }
     s->items[s->n++] = op;
     return 0;
