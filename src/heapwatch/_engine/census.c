@@ -1,6 +1,7 @@
 /* census.c - the census algorithm.  See census.h. */
 
 #include <Python.h>
+#include <string.h>
 #include "census.h"
 #include "walk.h"
 
@@ -136,9 +137,31 @@ visit_untracked(PyObject *op, void *arg)
     return 0;
 }
 
+/* CPython 3.12.0 to 3.12.5 (gh-122695): the _asyncio module's traverse
+   walks a free list of freed objects.  visit_untracked already ignores
+   freed memory; the module is not entered at all there, which is also what
+   the pure-Python reference (which cannot use gc.get_referents on it
+   safely) does. */
+static int
+broken_traverse(PyObject *op)
+{
+    if (Py_Version < 0x030C0000 || Py_Version >= 0x030C0600 || !PyModule_CheckExact(op)) {
+        return 0;
+    }
+    PyModuleDef *def = PyModule_GetDef(op);
+    if (def == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    return def->m_name != NULL && strcmp(def->m_name, "_asyncio") == 0;
+}
+
 static int
 traverse_closure(hw_census *c, PyObject *op)
 {
+    if (broken_traverse(op)) {
+        return 0;
+    }
     traverseproc trav = Py_TYPE(op)->tp_traverse;
     if (trav != NULL && trav(op, visit_untracked, c) != 0) {
         return -1;
