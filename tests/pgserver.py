@@ -50,10 +50,19 @@ def _free_port() -> int:
         return port
 
 
+# The sanitizer run preloads ASan into the test process; the server's own
+# programs must not inherit that (initdb hangs under it).
+_SANITIZER_ENV = ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "PYTHONMALLOC")
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in _SANITIZER_ENV}
+
+
 def _run(argv: list[str], as_postgres: bool) -> None:
     if as_postgres:
         argv = ["runuser", "-u", "postgres", "--", *argv]
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=_clean_env())
     if proc.returncode != 0:
         raise PostgresUnavailable(
             f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}"
@@ -77,7 +86,7 @@ def _start() -> dict[str, Any] | None:
             subprocess.run(
                 _wrap([f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"],
                       as_postgres),
-                capture_output=True, check=False,
+                capture_output=True, check=False, env=_clean_env(),
             )
         shutil.rmtree(root, ignore_errors=True)
 
