@@ -76,7 +76,8 @@ test-valgrind: $(VENV)/.ok
 	.venv-debug/bin/pip install $(PIP_FLAGS) pytest hypothesis objgraph==3.7.0
 	.venv-debug/bin/python tools/valgrind_check.py -- \
 	  .venv-debug/bin/python -m pytest -q -p no:cacheprovider -p no:django -p no:asyncio \
-	  -W ignore::pytest.PytestConfigWarning -m valgrind
+	  -W ignore::pytest.PytestConfigWarning -m valgrind \
+	  tests/test_census.py tests/test_growth.py tests/test_safety.py tests/test_tools.py
 
 clean:
 	rm -rf .venv .venv-* build src/*.egg-info src/heapwatch/*.so

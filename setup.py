@@ -44,6 +44,9 @@ class BuildExt(build_ext):
 
     def finalize_options(self) -> None:
         super().finalize_options()
+        # The linked .so goes to a build/lib dir shared by all variants:
+        # always relink, or a debug build could ship the sanitizer .so.
+        self.force = True
         self.build_temp = os.path.join(
             "build", "temp-%s-%d.%d" % ((variant,) + sys.version_info[:2]))
 
