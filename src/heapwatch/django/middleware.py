@@ -26,10 +26,11 @@ from __future__ import annotations
 import gc
 import itertools
 import logging
+import os
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -41,8 +42,6 @@ logger = logging.getLogger("heapwatch.request")
 
 _PAGE = 4096
 try:
-    import os
-
     _PAGE = os.sysconf("SC_PAGE_SIZE")
 except (ValueError, OSError, AttributeError):  # pragma: no cover - non-Linux
     pass
@@ -66,8 +65,6 @@ class Measurement:
     census: heapwatch.Census
     rss: int | None
     started: float
-    view: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _setting(cfg: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
@@ -94,7 +91,10 @@ class HeapWatchMiddleware:
 
     # ---- sampling ------------------------------------------------------
 
-    def _view_name(self, request: Any) -> str | None:
+    @staticmethod
+    def _match(request: Any) -> Any:
+        """The request's ResolverMatch: Django's once the view ran, else
+        resolved here (sampling by view happens before the view)."""
         match = getattr(request, "resolver_match", None)
         if match is None:
             try:
@@ -103,6 +103,10 @@ class HeapWatchMiddleware:
                 match = resolve(request.path_info)
             except Exception:
                 return None
+        return match
+
+    def _view_name(self, request: Any) -> str | None:
+        match = self._match(request)
         return getattr(match, "_func_path", None) or getattr(match, "view_name", None)
 
     def _sampled(self, request: Any, cfg: dict[str, Any]) -> bool:
@@ -113,12 +117,8 @@ class HeapWatchMiddleware:
             return False
         views = _setting(cfg, "VIEWS", (list, tuple))
         if views:
-            match = None
-            try:
-                from django.urls import resolve
-
-                match = resolve(request.path_info)
-            except Exception:
+            match = self._match(request)
+            if match is None:
                 return False
             names = {getattr(match, "_func_path", None), getattr(match, "view_name", None),
                      getattr(match, "url_name", None)}
