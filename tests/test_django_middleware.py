@@ -184,3 +184,34 @@ def test_settings_cache_follows_override_settings(settings: Any) -> None:
     settings.HEAPWATCH = {"TOP_TYPES": 7}
     assert get_settings()["TOP_TYPES"] == 7
     assert get_settings()["QUERYSET_ROWS_WARN"] == 10_000
+
+
+def test_retention_groups_of_the_grown_types(client: Client, settings: Any,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    settings.HEAPWATCH = {"MIN_OBJECTS": 1000, "MIN_BYTES": 1 << 40, "MIN_RSS": 1 << 40,
+                          "RETENTION": True, "RETENTION_TYPES": 2, "RETENTION_GROUPS": 1,
+                          "RETENTION_INTERVAL": 3600}
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        assert client.get("/leaky/?n=2500").status_code == 200
+        # Rate limited: the next record within the interval has no groups.
+        assert client.get("/leaky/?n=2500").status_code == 200
+    first, second = records(caplog)
+    held = {g["type"].rsplit(".", 1)[-1]: g
+            for g in first.heapwatch["retention"]}  # type: ignore[attr-defined]
+    assert set(held) == {"FirstModel", "ModelState"}
+    assert held["ModelState"]["via"] == \
+        "module tests.djangoapp.views .LEAKED -> list [*] -> FirstModel ._state"
+    model = held["FirstModel"]
+    assert model["count"] == 2500
+    assert model["via"] == "module tests.djangoapp.views .LEAKED -> list [*]"
+    assert model["retained"] >= model["bytes"] > 0
+    assert "\nheld: 2,500 FirstModel (" in first.getMessage()
+    assert "retention" not in second.heapwatch  # type: ignore[attr-defined]
+    assert "held:" not in second.getMessage()
+
+
+def test_retention_is_off_by_default(client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        client.get("/leaky/?n=2000")
+    [rec] = records(caplog)
+    assert "retention" not in rec.heapwatch  # type: ignore[attr-defined]

@@ -10,6 +10,18 @@ from heapwatch._compat import check_supported
 check_supported()
 
 from heapwatch._engine import Census, GrowthRow, TypeStats, at, census  # noqa: E402
+from heapwatch._explain import (  # noqa: E402
+    Group,
+    Path,
+    Retainer,
+    Snapshot,
+    Step,
+    load,
+    retention,
+    snapshot,
+    top_retainers,
+    why,
+)
 from heapwatch._growth import growth, show_growth  # noqa: E402
 
 import collections.abc as _abc  # noqa: E402
@@ -17,5 +29,8 @@ import collections.abc as _abc  # noqa: E402
 _abc.Mapping.register(Census)
 del _abc
 
-__all__ = ["Census", "GrowthRow", "TypeStats", "at", "census", "growth", "show_growth"]
+__all__ = [
+    "Census", "Group", "GrowthRow", "Path", "Retainer", "Snapshot", "Step", "TypeStats", "at",
+    "census", "growth", "load", "retention", "show_growth", "snapshot", "top_retainers", "why",
+]
 __version__ = "0.1.0"

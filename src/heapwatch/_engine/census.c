@@ -142,8 +142,8 @@ visit_untracked(PyObject *op, void *arg)
    freed memory; the module is not entered at all there, which is also what
    the pure-Python reference (which cannot use gc.get_referents on it
    safely) does. */
-static int
-broken_traverse(PyObject *op)
+int
+hw_broken_traverse(PyObject *op)
 {
     if (Py_Version < 0x030C0000 || Py_Version >= 0x030C0600 || !PyModule_CheckExact(op)) {
         return 0;
@@ -159,7 +159,7 @@ broken_traverse(PyObject *op)
 static int
 traverse_closure(hw_census *c, PyObject *op)
 {
-    if (broken_traverse(op)) {
+    if (hw_broken_traverse(op)) {
         return 0;
     }
     traverseproc trav = Py_TYPE(op)->tp_traverse;

@@ -52,6 +52,11 @@ int hw_census_run(hw_census *c, int include_untracked,
 
 void hw_census_clear(hw_census *c);
 
+/* 1 for an object whose tp_traverse must not be called: the _asyncio
+   module on CPython 3.12.0 to 3.12.5, whose traverse reports freed objects
+   (gh-122695).  Every walk that enters referents checks this. */
+int hw_broken_traverse(PyObject *op);
+
 /* The limit the census is measured against: the same walk, doing nothing
    but counting.  Returns the number of objects visited, or -1. */
 Py_ssize_t hw_bare_walk(void);

@@ -1,11 +1,14 @@
 /* module.c - heapwatch._engine: the bindings.  Argument parsing, audit
  * events, module state and conversion of results; the algorithms live in
- * walk.c, census.c, shallow.c, typetable.c and ptrset.c.
+ * walk.c, census.c, shallow.c, typetable.c, ptrset.c and dominators.c.
  */
 
 #include <Python.h>
 #include "census.h"
 #include "censusobject.h"
+#include "dominators.h"
+#include "graph.h"
+#include "graphobject.h"
 #include "shallow.h"
 #include "walk.h"
 
@@ -31,6 +34,32 @@ parse_flag(PyObject *obj, const char *what)
         return -1;
     }
     return PyObject_IsTrue(obj);
+}
+
+/* obj as a node number below n, into *out: TypeError when it is not an
+   int, ValueError when out of range; what[i] names it in the message.
+   Runs no Python code. */
+static int
+parse_node(PyObject *obj, uint32_t n, const char *what, Py_ssize_t i,
+           uint32_t *out)
+{
+    if (!PyLong_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s[%zd]: a node must be an int, not %.100s",
+                     what, i, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (overflow || v < 0 || v >= (long long)n) {
+        PyErr_Format(PyExc_ValueError, "%s[%zd]: node out of range(%u)",
+                     what, i, (unsigned)n);
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
 }
 
 PyDoc_STRVAR(census_doc,
@@ -172,6 +201,264 @@ hw_set_walk_direct_py(PyObject *module, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+/* These test graphs come from Python lists: a bound far below HW_MAX_NODES
+   keeps a mistyped n from asking for gigabytes. */
+#define TEST_GRAPH_MAX_NODES (1 << 24)
+
+/* The graph of a _dominators() or _retained() call: node count, edges
+   [(source, target), ...] as CSR with each node's successors in the order
+   given, the transpose, and the roots (in root_node).  NULL with an
+   exception set on bad arguments or out of memory.  The graph owns every
+   array it points to (stdlib malloc, as graph.c frees them). */
+static hw_graph *
+graph_from_args(PyObject *n_obj, PyObject *edges_obj, PyObject *roots_obj)
+{
+    if (!PyLong_Check(n_obj)) {
+        PyErr_Format(PyExc_TypeError, "n must be an int, not %.100s",
+                     Py_TYPE(n_obj)->tp_name);
+        return NULL;
+    }
+    int overflow;
+    long long n_ll = PyLong_AsLongLongAndOverflow(n_obj, &overflow);
+    if (n_ll == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (overflow || n_ll < 0 || n_ll > TEST_GRAPH_MAX_NODES) {
+        PyErr_Format(PyExc_ValueError, "n must be between 0 and %d",
+                     TEST_GRAPH_MAX_NODES);
+        return NULL;
+    }
+    uint32_t n = (uint32_t)n_ll;
+    PyObject *edges = PySequence_Fast(edges_obj, "edges must be a sequence");
+    if (edges == NULL) {
+        return NULL;
+    }
+    PyObject *roots = PySequence_Fast(roots_obj, "roots must be a sequence");
+    if (roots == NULL) {
+        Py_DECREF(edges);
+        return NULL;
+    }
+    hw_graph *g = hw_graph_new();
+    uint32_t *pairs = NULL;
+    Py_ssize_t m = PySequence_Fast_GET_SIZE(edges);
+    Py_ssize_t n_roots = PySequence_Fast_GET_SIZE(roots);
+    if (g == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    if ((size_t)m >= UINT32_MAX || (size_t)n_roots >= UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "too many edges or roots");
+        goto error;
+    }
+    g->n_nodes = n;
+    g->n_edges = (uint32_t)m;
+    g->n_roots = (uint32_t)n_roots;
+    pairs = PyMem_RawMalloc(((size_t)m + 1) * 2 * sizeof(uint32_t));
+    g->out_off = calloc((size_t)n + 1, sizeof(uint32_t));
+    g->out_adj = malloc(((size_t)m + 1) * sizeof(uint32_t));
+    g->root_node = malloc(((size_t)n_roots + 1) * sizeof(uint32_t));
+    if (pairs == NULL || g->out_off == NULL || g->out_adj == NULL
+        || g->root_node == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    /* No Python code runs from here to the end of the loops (items are
+       checked to be tuples and ints, whose reading calls none), so the
+       sequences cannot change under them. */
+    for (Py_ssize_t i = 0; i < m; i++) {
+        PyObject *edge = PySequence_Fast_GET_ITEM(edges, i);
+        if (!PyTuple_Check(edge) || PyTuple_GET_SIZE(edge) != 2) {
+            PyErr_Format(PyExc_TypeError,
+                         "edges[%zd] must be a (source, target) tuple, not %.100s",
+                         i, Py_TYPE(edge)->tp_name);
+            goto error;
+        }
+        for (int j = 0; j < 2; j++) {
+            if (parse_node(PyTuple_GET_ITEM(edge, j), n, "edges", i,
+                           &pairs[2 * i + j]) < 0) {
+                goto error;
+            }
+        }
+        g->out_off[pairs[2 * i] + 1]++;
+    }
+    for (Py_ssize_t i = 0; i < n_roots; i++) {
+        if (parse_node(PySequence_Fast_GET_ITEM(roots, i), n, "roots", i,
+                       &g->root_node[i]) < 0) {
+            goto error;
+        }
+    }
+    /* Counting sort by source, stable: out_off[v + 1] counted v's edges;
+       as a running sum it is where v's next edge goes, then (shifted back)
+       v's start. */
+    for (uint32_t v = 0; v < n; v++) {
+        g->out_off[v + 1] += g->out_off[v];
+    }
+    for (Py_ssize_t i = 0; i < m; i++) {
+        g->out_adj[g->out_off[pairs[2 * i]]++] = pairs[2 * i + 1];
+    }
+    for (uint32_t v = n; v > 0; v--) {
+        g->out_off[v] = g->out_off[v - 1];
+    }
+    g->out_off[0] = 0;
+    if (hw_graph_transpose(g) < 0) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    PyMem_RawFree(pairs);
+    Py_DECREF(edges);
+    Py_DECREF(roots);
+    return g;
+error:
+    PyMem_RawFree(pairs);
+    hw_graph_free(g);
+    Py_DECREF(edges);
+    Py_DECREF(roots);
+    return NULL;
+}
+
+/* The immediate dominators of g (an array of g->n_nodes, to free with
+   PyMem_RawFree), or NULL with an exception set. */
+static uint32_t *
+graph_idom(const hw_graph *g)
+{
+    uint32_t *idom = PyMem_RawMalloc(((size_t)g->n_nodes + 1) * sizeof(uint32_t));
+    if (idom == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = hw_dominators(g->n_nodes, g->out_off, g->out_adj, g->in_off,
+                       g->in_adj, g->root_node, g->n_roots, idom);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        PyMem_RawFree(idom);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    return idom;
+}
+
+PyDoc_STRVAR(dominators_doc,
+"_dominators(n, edges, roots) -> list\n\n"
+"For tests: the immediate dominator of each of the nodes 0 .. n-1 of the\n"
+"graph with these (source, target) edges, from a virtual root with an edge\n"
+"to each of roots: -1 when it is the virtual root, None for the nodes it\n"
+"does not reach.  n is at most 2**24.");
+
+static PyObject *
+hw_dominators_py(PyObject *module, PyObject *args)
+{
+    PyObject *n_obj, *edges, *roots;
+    if (!PyArg_ParseTuple(args, "OOO:_dominators", &n_obj, &edges, &roots)) {
+        return NULL;
+    }
+    hw_graph *g = graph_from_args(n_obj, edges, roots);
+    if (g == NULL) {
+        return NULL;
+    }
+    uint32_t *idom = graph_idom(g);
+    PyObject *result = idom ? PyList_New(g->n_nodes) : NULL;
+    for (uint32_t v = 0; result != NULL && v < g->n_nodes; v++) {
+        PyObject *item;
+        if (idom[v] == HW_NONE) {
+            item = Py_NewRef(Py_None);
+        }
+        else if (idom[v] == g->n_nodes) {
+            item = PyLong_FromLong(-1);
+        }
+        else {
+            item = PyLong_FromUnsignedLong(idom[v]);
+        }
+        if (item == NULL) {
+            Py_CLEAR(result);
+            break;
+        }
+        PyList_SET_ITEM(result, v, item);
+    }
+    PyMem_RawFree(idom);
+    hw_graph_free(g);
+    return result;
+}
+
+PyDoc_STRVAR(retained_doc,
+"_retained(n, edges, roots, sizes) -> list[int]\n\n"
+"For tests: the retained size of each node of the graph _dominators()\n"
+"takes, given each node's own size (an int from 0 to 2**64-1): the sum of\n"
+"the sizes of the nodes it dominates, itself included, at most 2**64-1.");
+
+static PyObject *
+hw_retained_py(PyObject *module, PyObject *args)
+{
+    PyObject *n_obj, *edges, *roots, *sizes_obj;
+    if (!PyArg_ParseTuple(args, "OOOO:_retained", &n_obj, &edges, &roots,
+                          &sizes_obj)) {
+        return NULL;
+    }
+    hw_graph *g = graph_from_args(n_obj, edges, roots);
+    if (g == NULL) {
+        return NULL;
+    }
+    uint32_t n = g->n_nodes;
+    uint32_t *idom = NULL;
+    uint64_t *retained = NULL;
+    PyObject *result = NULL;
+    PyObject *sizes = PySequence_Fast(sizes_obj, "sizes must be a sequence");
+    if (sizes == NULL) {
+        goto done;
+    }
+    if (PySequence_Fast_GET_SIZE(sizes) != (Py_ssize_t)n) {
+        PyErr_Format(PyExc_ValueError, "sizes has %zd items, not n = %u",
+                     PySequence_Fast_GET_SIZE(sizes), (unsigned)n);
+        goto done;
+    }
+    g->size = malloc(((size_t)n + 1) * sizeof(uint64_t));
+    retained = PyMem_RawMalloc(((size_t)n + 1) * sizeof(uint64_t));
+    if (g->size == NULL || retained == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (uint32_t v = 0; v < n; v++) {
+        PyObject *obj = PySequence_Fast_GET_ITEM(sizes, v);
+        if (!PyLong_Check(obj)) {
+            PyErr_Format(PyExc_TypeError, "sizes[%u] must be an int, not %.100s",
+                         (unsigned)v, Py_TYPE(obj)->tp_name);
+            goto done;
+        }
+        g->size[v] = PyLong_AsUnsignedLongLong(obj);
+        if (g->size[v] == (unsigned long long)-1 && PyErr_Occurred()) {
+            if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+                PyErr_Format(PyExc_ValueError,
+                             "sizes[%u] is not between 0 and 2**64-1", (unsigned)v);
+            }
+            goto done;
+        }
+    }
+    idom = graph_idom(g);
+    if (idom == NULL) {
+        goto done;
+    }
+    if (hw_retained_sizes(n, idom, g->size, retained) < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = PyList_New(n);
+    for (uint32_t v = 0; result != NULL && v < n; v++) {
+        PyObject *item = PyLong_FromUnsignedLongLong(retained[v]);
+        if (item == NULL) {
+            Py_CLEAR(result);
+            break;
+        }
+        PyList_SET_ITEM(result, v, item);
+    }
+done:
+    Py_XDECREF(sizes);
+    PyMem_RawFree(idom);
+    PyMem_RawFree(retained);
+    hw_graph_free(g);
+    return result;
+}
+
 static PyMethodDef hw_methods[] = {
     {"census", (PyCFunction)(void (*)(void))hw_census_py,
      METH_VARARGS | METH_KEYWORDS, census_doc},
@@ -184,6 +471,8 @@ static PyMethodDef hw_methods[] = {
     {"_set_walk_direct", hw_set_walk_direct_py, METH_O,
      "_set_walk_direct(flag): for tests, switch between the direct walk and "
      "the gc.get_objects() fallback."},
+    {"_dominators", hw_dominators_py, METH_VARARGS, dominators_doc},
+    {"_retained", hw_retained_py, METH_VARARGS, retained_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -201,6 +490,10 @@ hw_exec(PyObject *module)
         return -1;
     }
     if (hw_censusobject_init_types(module, st) < 0) {
+        return -1;
+    }
+    if (PyModule_AddFunctions(module, hw_graph_methods) < 0
+        || hw_graphobject_init(module) < 0) {
         return -1;
     }
     if (PyModule_AddObjectRef(module, "Census", (PyObject *)st->census_type) < 0

@@ -57,6 +57,23 @@ hw_ptrset_add(hw_ptrset *s, void *p)
     return 1;
 }
 
+int
+hw_ptrset_contains(const hw_ptrset *s, const void *p)
+{
+    if (s->capacity == 0) {
+        return 0;
+    }
+    size_t mask = (size_t)(s->capacity - 1);
+    size_t j = hash_ptr((void *)p, s->capacity);
+    while (s->slots[j] != NULL) {
+        if (s->slots[j] == p) {
+            return 1;
+        }
+        j = (j + 1) & mask;
+    }
+    return 0;
+}
+
 void
 hw_ptrset_clear(hw_ptrset *s)
 {

@@ -19,6 +19,9 @@ typedef struct {
    MemoryError set. */
 int hw_ptrset_add(hw_ptrset *s, void *p);
 
+/* 1 if p is in the set, else 0. */
+int hw_ptrset_contains(const hw_ptrset *s, const void *p);
+
 /* Frees the storage; the set is empty and reusable afterwards. */
 void hw_ptrset_clear(hw_ptrset *s);
 

@@ -72,6 +72,21 @@ grow(hw_typetable *t)
 }
 
 hw_typestat *
+hw_typetable_find(const hw_typetable *t, PyTypeObject *tp)
+{
+    if (t->capacity == 0) {
+        return NULL;
+    }
+    size_t mask = (size_t)(t->capacity - 1);
+    for (size_t j = slot_of(tp, t->capacity); t->slots[j].type != NULL; j = (j + 1) & mask) {
+        if (t->slots[j].type == tp) {
+            return &t->slots[j];
+        }
+    }
+    return NULL;
+}
+
+hw_typestat *
 hw_typetable_get(hw_typetable *t, PyTypeObject *tp)
 {
     if (t->last != NULL && t->last->type == tp) {

@@ -43,6 +43,9 @@ void hw_typetable_clear(hw_typetable *t);
    The pointer is valid until the next insertion. */
 hw_typestat *hw_typetable_get(hw_typetable *t, PyTypeObject *tp);
 
+/* The entry for tp, or NULL if there is none (never inserts). */
+hw_typestat *hw_typetable_find(const hw_typetable *t, PyTypeObject *tp);
+
 /* The used entries, in order of first sighting, as a new raw array the
    caller frees with PyMem_RawFree; *n receives their number.  The entries
    are copies: their type references stay owned by the table. */

@@ -33,6 +33,10 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "MIN_RSS": (int,),
     "TOP_TYPES": (int,),
     "LOG_LEVEL": (str, int),
+    "RETENTION": (bool,),
+    "RETENTION_TYPES": (int,),
+    "RETENTION_GROUPS": (int,),
+    "RETENTION_INTERVAL": (int, float),
     "QUERYSET_GUARD": (bool,),
     "QUERYSET_ROWS_WARN": (int,),
     "QUERYSET_RAISE": (bool,),
@@ -102,7 +106,8 @@ def _range_problem(key: str, value: Any) -> str | None:
         return f"must be >= 1, got {value!r}"
     if key in ("MIN_OBJECTS", "MIN_BYTES", "MIN_RSS", "QUERYSET_ROWS_WARN") and value < 0:
         return f"must be >= 0, got {value!r}"
-    if key == "TOP_TYPES" and value < 0:
+    if key in ("TOP_TYPES", "RETENTION_TYPES", "RETENTION_GROUPS", "RETENTION_INTERVAL") \
+            and value < 0:
         return f"must be >= 0, got {value!r}"
     if key in ("PATHS", "VIEWS") and not all(isinstance(v, str) for v in value):
         return "must hold only strings"

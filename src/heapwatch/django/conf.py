@@ -25,6 +25,12 @@ DEFAULTS: dict[str, Any] = {
     "MIN_RSS": 8 << 20,         # ... or the process RSS by at least this
     "TOP_TYPES": 10,            # growing types listed in the record
     "LOG_LEVEL": "WARNING",     # level of heapwatch.request records
+    # What holds the growth (a reference graph of the heap: costly, so off
+    # by default and rate limited)
+    "RETENTION": False,         # add the retention groups of the grown types
+    "RETENTION_TYPES": 3,       # ... of this many of the top grown types
+    "RETENTION_GROUPS": 3,      # ... this many groups per type
+    "RETENTION_INTERVAL": 300,  # ... at most once per this many seconds
     # The big-queryset guard
     "QUERYSET_GUARD": True,     # install the guard at all
     "QUERYSET_ROWS_WARN": 10_000,   # warn when a result cache exceeds this

@@ -11,6 +11,13 @@ threshold it logs one record on the ``heapwatch.request`` logger:
 
 with the same data in ``extra={"heapwatch": {...}}`` for structured logging.
 
+With RETENTION on, the record also says what holds the objects of the top
+grown types, from a reference graph of the heap taken right after the view
+(at most once per RETENTION_INTERVAL seconds per process: a graph costs
+about as much as a few censuses on the same heap):
+
+    held: 100000 FirstModel (5.3 MiB, 41.0 MiB retained) held via module leakyshop.views .ALL_ROWS -> list [*]
+
 Rules it keeps:
 - It never raises into a request.  An internal failure is logged once (with
   its traceback) and the request goes on; later failures are counted only.
@@ -36,6 +43,7 @@ from typing import Any, Callable
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
 import heapwatch
+from heapwatch import _explain
 from heapwatch.django.conf import DEFAULTS, get_settings
 
 logger = logging.getLogger("heapwatch.request")
@@ -88,6 +96,7 @@ class HeapWatchMiddleware:
         self._counter = itertools.count(1)
         self._busy = threading.Lock()
         self._failed = 0
+        self._last_retention = float("-inf")
 
     # ---- sampling ------------------------------------------------------
 
@@ -166,9 +175,9 @@ class HeapWatchMiddleware:
                     gc.collect()
                 after = heapwatch.census()
                 rss = current_rss()
+                self._report(request, response, m, after, rss, duration, cfg)
             finally:
                 self._busy.release()
-            self._report(request, response, m, after, rss, duration, cfg)
         except Exception:
             self._internal_error("measuring after the view")
 
@@ -195,6 +204,8 @@ class HeapWatchMiddleware:
                 f"{duration * 1000:.0f} ms: RSS {_mib(rss_delta) if rss_delta is not None else 'n/a'}, "
                 f"objects {objects:+d} ({_mib(nbytes)})")
         lines = [head] + [f"{r.name} {r.count} {r.delta:+d}" for r in rows]
+        held = self._retention(rows, cfg)
+        lines += [f"held: {g}" for g in held]
         data = {
             "view": view,
             "method": request.method,
@@ -209,7 +220,31 @@ class HeapWatchMiddleware:
             "top": [{"type": r.name, "count": r.count, "delta": r.delta,
                      "bytes_delta": r.bytes_delta} for r in rows],
         }
+        if held:
+            data["retention"] = [{"type": g.type, "count": g.count, "bytes": g.bytes,
+                                  "retained": g.retained, "via": g.via} for g in held]
         logger.log(levelno, "\n".join(lines), extra={"heapwatch": data})
+
+    def _retention(self, rows: list[heapwatch.GrowthRow],
+                   cfg: dict[str, Any]) -> list[heapwatch.Group]:
+        """Retention groups of the top grown types, when asked for and not
+        done within RETENTION_INTERVAL (called with the measurement lock
+        held: the grown objects are still alive, nothing else measures)."""
+        if not _setting(cfg, "RETENTION", bool):
+            return []
+        now = time.monotonic()
+        if now - self._last_retention < _setting(cfg, "RETENTION_INTERVAL", (int, float)):
+            return []
+        names = tuple(r.name for r in rows[: _setting(cfg, "RETENTION_TYPES", int)] if r.delta > 0)
+        if not names:
+            return []
+        self._last_retention = now
+        per_type = _setting(cfg, "RETENTION_GROUPS", int)
+        snap = heapwatch.Snapshot(_explain._graph(targets=names))
+        held: list[heapwatch.Group] = []
+        for name in names:
+            held += snap.retention(name, per_type)
+        return held
 
     # ---- the middleware protocol --------------------------------------
 

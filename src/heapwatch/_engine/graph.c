@@ -1,0 +1,194 @@
+/* graph.c - the graph's own operations: memory, transpose, address index,
+ * shortest-path tree.  See graph.h.  No Python here. */
+
+#include <stdlib.h>
+#include <string.h>
+#include "graph.h"
+
+hw_graph *
+hw_graph_new(void)
+{
+    return calloc(1, sizeof(hw_graph));
+}
+
+void
+hw_graph_free(hw_graph *g)
+{
+    if (g == NULL) {
+        return;
+    }
+    hw_strtab_clear(&g->strings);
+    free(g->type_name);
+    free(g->addr);
+    free(g->type);
+    free(g->size);
+    free(g->flags);
+    free(g->out_off);
+    free(g->out_adj);
+    free(g->in_off);
+    free(g->in_adj);
+    free(g->root_node);
+    free(g->root_label);
+    free(g->index);
+    free(g->parent);
+    free(g->root_of);
+    free(g->label_kind);
+    free(g->label);
+    free(g);
+}
+
+int
+hw_graph_transpose(hw_graph *g)
+{
+    uint32_t n = g->n_nodes;
+    free(g->in_off);
+    free(g->in_adj);
+    g->in_off = calloc((size_t)n + 1, sizeof(uint32_t));
+    g->in_adj = malloc(((size_t)g->n_edges + 1) * sizeof(uint32_t));
+    if (g->in_off == NULL || g->in_adj == NULL) {
+        return -1;
+    }
+    /* Counting sort by target: in_off[t + 1] counts t's referrers, prefix
+       sums turn counts into starts; filling sources in increasing order
+       keeps each node's referrers sorted. */
+    for (uint32_t e = 0; e < g->n_edges; e++) {
+        g->in_off[g->out_adj[e] + 1]++;
+    }
+    for (uint32_t v = 0; v < n; v++) {
+        g->in_off[v + 1] += g->in_off[v];
+    }
+    uint32_t *fill = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    if (fill == NULL) {
+        return -1;
+    }
+    memcpy(fill, g->in_off, (size_t)n * sizeof(uint32_t));
+    for (uint32_t v = 0; v < n; v++) {
+        for (uint32_t e = g->out_off[v]; e < g->out_off[v + 1]; e++) {
+            g->in_adj[fill[g->out_adj[e]]++] = v;
+        }
+    }
+    free(fill);
+    return 0;
+}
+
+static inline uint32_t
+hash_addr(uint64_t a, uint32_t cap)
+{
+    return (uint32_t)(((a >> 4) * 0x9E3779B97F4A7C15ULL) >> 32) & (cap - 1);
+}
+
+int
+hw_graph_index(hw_graph *g)
+{
+    /* At most three quarters full: 4 bytes x 1.33 to 2.67 slots per node. */
+    uint32_t cap = 16;
+    while ((uint64_t)cap * 3 / 4 <= g->n_nodes) {
+        if (cap > UINT32_MAX / 2) {
+            return -1;
+        }
+        cap *= 2;
+    }
+    free(g->index);
+    g->index = calloc(cap, sizeof(uint32_t));
+    if (g->index == NULL) {
+        return -1;
+    }
+    g->index_cap = cap;
+    for (uint32_t v = 0; v < g->n_nodes; v++) {
+        uint32_t j = hash_addr(g->addr[v], cap);
+        while (g->index[j] != 0) {
+            if (g->addr[g->index[j] - 1] == g->addr[v]) {
+                return -2;
+            }
+            j = (j + 1) & (cap - 1);
+        }
+        g->index[j] = v + 1;
+    }
+    return 0;
+}
+
+hw_node
+hw_graph_find(const hw_graph *g, uint64_t addr)
+{
+    if (g->index == NULL) {
+        return HW_NONE;
+    }
+    uint32_t j = hash_addr(addr, g->index_cap);
+    while (g->index[j] != 0) {
+        hw_node v = g->index[j] - 1;
+        if (g->addr[v] == addr) {
+            return v;
+        }
+        j = (j + 1) & (g->index_cap - 1);
+    }
+    return HW_NONE;
+}
+
+int
+hw_graph_paths(hw_graph *g)
+{
+    uint32_t n = g->n_nodes;
+    free(g->parent);
+    free(g->root_of);
+    free(g->label_kind);
+    free(g->label);
+    g->parent = malloc(((size_t)n + 1) * sizeof(hw_node));
+    g->root_of = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    g->label_kind = calloc((size_t)n + 1, 1);
+    g->label = calloc((size_t)n + 1, sizeof(uint32_t));
+    /* The queue: every node enters it at most once. */
+    hw_node *queue = malloc(((size_t)n + 1) * sizeof(hw_node));
+    uint8_t *seen = calloc((size_t)n + 1, 1);
+    if (!g->parent || !g->root_of || !g->label_kind || !g->label || !queue || !seen) {
+        free(queue);
+        free(seen);
+        return -1;
+    }
+    for (uint32_t v = 0; v < n; v++) {
+        g->parent[v] = HW_NONE;
+        g->root_of[v] = HW_NONE;
+    }
+    uint32_t head = 0, tail = 0;
+    /* Two breadth-first phases over one queue.  Invariant: a node is marked
+       seen when it is queued, with its parent and root already final, so
+       its path is a shortest one among paths from the roots of the phase
+       that reached it; phase 1 (named roots) reaches first everything it
+       can, so a path from a named root is preferred to any path from a
+       node merely held from outside. */
+    for (int phase = 0; phase < 2; phase++) {
+        if (phase == 0) {
+            for (uint32_t r = 0; r < g->n_roots; r++) {
+                hw_node v = g->root_node[r];
+                if (v < n && !seen[v]) {
+                    seen[v] = 1;
+                    g->root_of[v] = r;
+                    queue[tail++] = v;
+                }
+            }
+        }
+        else {
+            for (hw_node v = 0; v < n; v++) {
+                if ((g->flags[v] & HW_HELD) && !(g->flags[v] & HW_TARGET) && !seen[v]) {
+                    seen[v] = 1;
+                    queue[tail++] = v;
+                }
+            }
+        }
+        while (head < tail) {
+            hw_node v = queue[head++];
+            int quiet = (g->flags[v] & HW_QUIET) != 0;
+            for (uint32_t e = g->out_off[v]; e < g->out_off[v + 1]; e++) {
+                hw_node w = g->out_adj[e];
+                if (!seen[w] && !(quiet && (g->flags[w] & HW_TARGET))) {
+                    seen[w] = 1;
+                    g->parent[w] = v;
+                    g->root_of[w] = g->root_of[v];
+                    queue[tail++] = w;
+                }
+            }
+        }
+    }
+    free(queue);
+    free(seen);
+    return 0;
+}

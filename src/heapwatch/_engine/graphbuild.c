@@ -1,0 +1,500 @@
+/* graphbuild.c - the live graph build.  See graphbuild.h. */
+
+#include <Python.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "census.h"
+#include "graphbuild.h"
+#include "shallow.h"
+#include "walk.h"
+
+static inline uint32_t
+hash_addr(uint64_t a, uint32_t cap)
+{
+    return (uint32_t)(((a >> 4) * 0x9E3779B97F4A7C15ULL) >> 32) & (cap - 1);
+}
+
+static int
+index_grow(hw_graph *g)
+{
+    uint32_t cap = g->index_cap ? g->index_cap * 2 : 1u << 16;
+    if (g->index_cap > UINT32_MAX / 4) {
+        PyErr_SetString(PyExc_MemoryError, "heap too large for a graph");
+        return -1;
+    }
+    uint32_t *index = calloc(cap, sizeof(uint32_t));
+    if (index == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (uint32_t v = 0; v < g->n_nodes; v++) {
+        uint32_t j = hash_addr(g->addr[v], cap);
+        while (index[j] != 0) {
+            j = (j + 1) & (cap - 1);
+        }
+        index[j] = v + 1;
+    }
+    free(g->index);
+    g->index = index;
+    g->index_cap = cap;
+    return 0;
+}
+
+/* Room for one more node in every per-node array. */
+static int
+reserve_node(hw_build *b)
+{
+    hw_graph *g = b->g;
+    if (g->n_nodes >= HW_MAX_NODES) {
+        PyErr_SetString(PyExc_MemoryError, "heap too large for a graph");
+        return -1;
+    }
+    if (g->n_nodes + 1 >= b->cap_nodes) {
+        uint32_t cap = b->cap_nodes ? (b->cap_nodes > UINT32_MAX / 2 ? UINT32_MAX : b->cap_nodes * 2)
+                                    : 1u << 16;
+        uint64_t *addr = realloc(g->addr, (size_t)cap * sizeof(uint64_t));
+        if (addr) g->addr = addr;
+        uint32_t *type = realloc(g->type, (size_t)cap * sizeof(uint32_t));
+        if (type) g->type = type;
+        uint64_t *size = realloc(g->size, (size_t)cap * sizeof(uint64_t));
+        if (size) g->size = size;
+        uint8_t *flags = realloc(g->flags, (size_t)cap);
+        if (flags) g->flags = flags;
+        uint32_t *off = realloc(g->out_off, ((size_t)cap + 1) * sizeof(uint32_t));
+        if (off) g->out_off = off;
+        if (!addr || !type || !size || !flags || !off) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        b->cap_nodes = cap;
+    }
+    if ((g->n_nodes + 1) * 2 > g->index_cap && index_grow(g) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* Appends op as a new node (its address not yet in the index).  Returns
+   the node, or HW_NONE with an exception set. */
+static hw_node
+add_node(hw_build *b, PyObject *op)
+{
+    if (reserve_node(b) < 0) {
+        return HW_NONE;
+    }
+    hw_graph *g = b->g;
+    hw_typestat *e = hw_typetable_get(&b->types, Py_TYPE(op));
+    if (e == NULL) {
+        return HW_NONE;
+    }
+    hw_node v = g->n_nodes++;
+    g->addr[v] = (uint64_t)(uintptr_t)op;
+    g->type[v] = (uint32_t)e->order;
+    g->flags[v] = 0;
+    g->size[v] = (uint64_t)hw_shallow_size(op, &e->sizer);
+    uint32_t j = hash_addr(g->addr[v], g->index_cap);
+    while (g->index[j] != 0) {
+        j = (j + 1) & (g->index_cap - 1);
+    }
+    g->index[j] = v + 1;
+    if (e->sizer.kind == HW_SIZE_DEFER) {
+        if (b->n_deferred == b->cap_deferred) {
+            Py_ssize_t cap = b->cap_deferred ? b->cap_deferred * 2 : 64;
+            hw_node *nodes = PyMem_RawRealloc(b->deferred_node, (size_t)cap * sizeof(hw_node));
+            if (nodes) b->deferred_node = nodes;
+            PyObject **objs = PyMem_RawRealloc(b->deferred_obj, (size_t)cap * sizeof(PyObject *));
+            if (objs) b->deferred_obj = objs;
+            if (!nodes || !objs) {
+                PyErr_NoMemory();
+                return HW_NONE;
+            }
+            b->cap_deferred = cap;
+        }
+        b->deferred_node[b->n_deferred] = v;
+        b->deferred_obj[b->n_deferred++] = Py_NewRef(op);
+    }
+    return v;
+}
+
+/* The node of op, added if new; HW_NONE with an exception set on error,
+   or HW_NONE without one for an excluded object. */
+static hw_node
+node_of(hw_build *b, PyObject *op)
+{
+    hw_graph *g = b->g;
+    uint64_t a = (uint64_t)(uintptr_t)op;
+    uint32_t j = hash_addr(a, g->index_cap);
+    while (g->index[j] != 0) {
+        hw_node v = g->index[j] - 1;
+        if (g->addr[v] == a) {
+            return v;
+        }
+        j = (j + 1) & (g->index_cap - 1);
+    }
+    if (hw_ptrset_contains(&b->exclude, op)) {
+        return HW_NONE;
+    }
+    return add_node(b, op);
+}
+
+static int
+visit_tracked(PyObject *op, void *arg)
+{
+    hw_build *b = (hw_build *)arg;
+    if (Py_REFCNT(op) <= 0) {
+        return 0;
+    }
+    if (hw_ptrset_contains(&b->exclude, op)) {
+        return 0;
+    }
+    return add_node(b, op) == HW_NONE ? -1 : 0;
+}
+
+typedef struct {
+    hw_build *b;
+    int failed;
+} edge_ctx;
+
+static int
+visit_edge(PyObject *op, void *arg)
+{
+    edge_ctx *ctx = (edge_ctx *)arg;
+    hw_build *b = ctx->b;
+    hw_graph *g = b->g;
+    /* Freed memory from a faulty traverse (see census.c): ignored. */
+    if (op == NULL || Py_REFCNT(op) <= 0) {
+        return 0;
+    }
+    hw_node w = node_of(b, op);
+    if (w == HW_NONE) {
+        if (PyErr_Occurred()) {
+            ctx->failed = 1;
+            return -1;
+        }
+        return 0;
+    }
+    if (g->n_edges == b->cap_edges) {
+        if (b->cap_edges >= UINT32_MAX - 1) {
+            PyErr_SetString(PyExc_MemoryError, "heap too large for a graph (2^32 edges)");
+            ctx->failed = 1;
+            return -1;
+        }
+        uint64_t cap = b->cap_edges ? b->cap_edges * 2 : 1u << 18;
+        if (cap > UINT32_MAX - 1) {
+            cap = UINT32_MAX - 1;
+        }
+        uint32_t *adj = realloc(g->out_adj, (size_t)cap * sizeof(uint32_t));
+        if (adj == NULL) {
+            PyErr_NoMemory();
+            ctx->failed = 1;
+            return -1;
+        }
+        g->out_adj = adj;
+        b->cap_edges = cap;
+    }
+    g->out_adj[g->n_edges++] = w;
+    return 0;
+}
+
+/* A type's name, "module.qualname" ("qualname" for builtins), computed
+   without running Python code: heap types from __module__ in their dict
+   and ht_qualname, static types from tp_name. */
+static int
+type_fullname(PyTypeObject *tp, hw_strtab *t, uint32_t *out)
+{
+    const char *mod = NULL, *name = tp->tp_name;
+    Py_ssize_t modlen = 0, namelen = (Py_ssize_t)strlen(name);
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        PyHeapTypeObject *ht = (PyHeapTypeObject *)tp;
+        if (ht->ht_qualname && PyUnicode_Check(ht->ht_qualname)) {
+            name = PyUnicode_AsUTF8AndSize(ht->ht_qualname, &namelen);
+        }
+        PyObject *m = tp->tp_dict ? PyDict_GetItemString(tp->tp_dict, "__module__") : NULL;
+        if (m && PyUnicode_Check(m)) {
+            mod = PyUnicode_AsUTF8AndSize(m, &modlen);
+        }
+        if (name == NULL || (m && PyUnicode_Check(m) && mod == NULL)) {
+            PyErr_Clear();
+            name = tp->tp_name;
+            namelen = (Py_ssize_t)strlen(name);
+            mod = NULL;
+        }
+    }
+    if (mod != NULL && strcmp(mod, "builtins") == 0) {
+        mod = NULL;
+    }
+    size_t len = (size_t)namelen + (mod ? (size_t)modlen + 1 : 0);
+    char *buf = malloc(len + 1);
+    if (buf == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (mod) {
+        memcpy(buf, mod, (size_t)modlen);
+        buf[modlen] = '.';
+        memcpy(buf + modlen + 1, name, (size_t)namelen);
+    }
+    else {
+        memcpy(buf, name, (size_t)namelen);
+    }
+    uint32_t id = hw_strtab_add(t, buf, len);
+    if (id == UINT32_MAX) {
+        /* an embedded NUL: keep the C name */
+        id = hw_strtab_add(t, tp->tp_name, strlen(tp->tp_name));
+    }
+    free(buf);
+    if (id == UINT32_MAX) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *out = id;
+    return 0;
+}
+
+static int
+name_types(hw_build *b)
+{
+    hw_graph *g = b->g;
+    Py_ssize_t n;
+    hw_typestat *ordered = hw_typetable_ordered(&b->types, &n);
+    if (ordered == NULL) {
+        return -1;
+    }
+    g->n_types = (uint32_t)n;
+    g->type_name = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    int r = 0;
+    if (g->type_name == NULL) {
+        PyErr_NoMemory();
+        r = -1;
+    }
+    for (Py_ssize_t i = 0; i < n && r == 0; i++) {
+        r = type_fullname(ordered[i].type, &g->strings, &g->type_name[i]);
+    }
+    PyMem_RawFree(ordered);
+    return r;
+}
+
+static int
+is_immortal(PyObject *op)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return _Py_IsImmortal(op);
+#else
+    (void)op;
+    return 0;
+#endif
+}
+
+/* Marks HW_HELD: reference count above the edges in, after discounting
+   the references this build holds (a type table entry per type, one per
+   deferred object). */
+#define HW_DEFERRED 0x80        /* scratch flag, only inside mark_held */
+
+static void
+mark_held(hw_build *b)
+{
+    hw_graph *g = b->g;
+    for (Py_ssize_t i = 0; i < b->n_deferred; i++) {
+        g->flags[b->deferred_node[i]] |= HW_DEFERRED;
+    }
+    for (hw_node v = 0; v < g->n_nodes; v++) {
+        PyObject *op = (PyObject *)(uintptr_t)g->addr[v];
+        Py_ssize_t refs = Py_REFCNT(op);
+        if (g->flags[v] & HW_DEFERRED) {
+            refs--;
+            g->flags[v] &= (uint8_t)~HW_DEFERRED;
+        }
+        if (PyType_Check(op) && hw_typetable_find(&b->types, (PyTypeObject *)op) != NULL) {
+            refs--;
+        }
+        uint32_t in = g->in_off[v + 1] - g->in_off[v];
+        if (refs > (Py_ssize_t)in && !is_immortal(op)) {
+            g->flags[v] |= HW_HELD;
+        }
+    }
+}
+
+/* Gives back the growth slack of the per-node and edge arrays (a failed
+   shrink keeps the larger block, which is fine). */
+static void
+trim(hw_build *b)
+{
+    hw_graph *g = b->g;
+    size_t n = (size_t)g->n_nodes + 1;
+    void *p;
+    if ((p = realloc(g->addr, n * sizeof(uint64_t)))) g->addr = p;
+    if ((p = realloc(g->type, n * sizeof(uint32_t)))) g->type = p;
+    if ((p = realloc(g->size, n * sizeof(uint64_t)))) g->size = p;
+    if ((p = realloc(g->flags, n))) g->flags = p;
+    if ((p = realloc(g->out_off, n * sizeof(uint32_t)))) g->out_off = p;
+    if ((p = realloc(g->out_adj, ((size_t)g->n_edges + 1) * sizeof(uint32_t)))) g->out_adj = p;
+    b->cap_nodes = (uint32_t)n;
+    b->cap_edges = g->n_edges + 1;
+}
+
+int
+hw_build_run(hw_build *b, PyObject *roots, PyObject *const *exclude,
+             Py_ssize_t n_exclude)
+{
+    memset(b, 0, sizeof(*b));
+    if (!PyList_CheckExact(roots)) {
+        PyErr_SetString(PyExc_TypeError, "roots must be a list of (str, object) tuples");
+        return -1;
+    }
+    Py_ssize_t nroots = PyList_GET_SIZE(roots);
+    for (Py_ssize_t i = 0; i < nroots; i++) {
+        PyObject *t = PyList_GET_ITEM(roots, i);
+        if (!PyTuple_CheckExact(t) || PyTuple_GET_SIZE(t) != 2
+            || !PyUnicode_Check(PyTuple_GET_ITEM(t, 0))) {
+            PyErr_SetString(PyExc_TypeError, "roots must be a list of (str, object) tuples");
+            return -1;
+        }
+        if (PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(t, 0), NULL) == NULL) {
+            return -1;
+        }
+    }
+    b->g = hw_graph_new();
+    if (b->g == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    hw_graph *g = b->g;
+    snprintf(g->python_version, sizeof(g->python_version), "%d.%d.%d",
+             PY_MAJOR_VERSION, PY_MINOR_VERSION, PY_MICRO_VERSION);
+    g->pointer_size = (uint32_t)sizeof(void *);
+    g->created = (double)time(NULL);
+    if (hw_typetable_init(&b->types) < 0) {
+        return -1;
+    }
+    /* The exclusion set: the roots list, its tuples, and `exclude`. */
+    if (hw_ptrset_add(&b->exclude, roots) < 0) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nroots; i++) {
+        if (hw_ptrset_add(&b->exclude, PyList_GET_ITEM(roots, i)) < 0) {
+            return -1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n_exclude; i++) {
+        if (hw_ptrset_add(&b->exclude, exclude[i]) < 0) {
+            return -1;
+        }
+    }
+    b->gc_was_enabled = PyGC_Disable();
+    b->gc_disabled = 1;
+
+    /* Pass 1: the tracked objects. */
+    if (hw_walk(visit_tracked, b) < 0) {
+        return -1;
+    }
+    g->n_tracked = g->n_nodes;
+
+    /* The named roots: their objects become nodes if the walk did not
+       reach them (an untracked str held by a module global, say). */
+    g->root_node = malloc(((size_t)nroots + 1) * sizeof(hw_node));
+    g->root_label = malloc(((size_t)nroots + 1) * sizeof(uint32_t));
+    if (g->root_node == NULL || g->root_label == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nroots; i++) {
+        PyObject *t = PyList_GET_ITEM(roots, i);
+        PyObject *obj = PyTuple_GET_ITEM(t, 1);
+        Py_ssize_t len;
+        const char *label = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(t, 0), &len);
+        hw_node v = node_of(b, obj);
+        if (v == HW_NONE) {
+            if (PyErr_Occurred()) {
+                return -1;
+            }
+            continue;           /* an excluded object: not a root */
+        }
+        uint32_t id = hw_strtab_add(&g->strings, label, (size_t)len);
+        if (id == UINT32_MAX) {
+            id = hw_strtab_add(&g->strings, "?", 1);
+            if (id == UINT32_MAX) {
+                PyErr_NoMemory();
+                return -1;
+            }
+        }
+        g->root_node[g->n_roots] = v;
+        g->root_label[g->n_roots++] = id;
+        g->flags[v] |= HW_NAMED;
+    }
+
+    /* Pass 2: the edges.  n_nodes grows while this runs. */
+    edge_ctx ctx = {b, 0};
+    for (hw_node v = 0; v < g->n_nodes; v++) {
+        g->out_off[v] = g->n_edges;
+        PyObject *op = (PyObject *)(uintptr_t)g->addr[v];
+        traverseproc trav = Py_TYPE(op)->tp_traverse;
+        if (trav != NULL && PyObject_IS_GC(op) && !hw_broken_traverse(op)) {
+            if (trav(op, visit_edge, &ctx) != 0 || ctx.failed) {
+                if (!PyErr_Occurred()) {
+                    PyErr_SetString(PyExc_RuntimeError, "tp_traverse failed");
+                }
+                return -1;
+            }
+        }
+    }
+    g->out_off[g->n_nodes] = g->n_edges;
+    trim(b);
+
+    if (name_types(b) < 0) {
+        return -1;
+    }
+    if (hw_graph_transpose(g) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    /* The build's index was kept at most half full while it grew; the
+       final one is tighter (graph.h's memory bound). */
+    if (hw_graph_index(g) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    mark_held(b);
+    return 0;
+}
+
+uint32_t
+hw_build_type_index(hw_build *b, PyTypeObject *tp)
+{
+    hw_typestat *e = hw_typetable_find(&b->types, tp);
+    return e ? (uint32_t)e->order : HW_NONE;
+}
+
+int
+hw_build_finish(hw_build *b)
+{
+    for (Py_ssize_t i = 0; i < b->n_deferred; i++) {
+        Py_ssize_t n = hw_size_deferred(b->deferred_obj[i]);
+        if (b->g != NULL) {
+            b->g->size[b->deferred_node[i]] = (uint64_t)n;
+        }
+    }
+    hw_build_clear(b);
+    return 0;
+}
+
+void
+hw_build_clear(hw_build *b)
+{
+    for (Py_ssize_t i = b->n_deferred; i > 0; i--) {
+        Py_DECREF(b->deferred_obj[i - 1]);
+    }
+    PyMem_RawFree(b->deferred_obj);
+    PyMem_RawFree(b->deferred_node);
+    b->deferred_obj = NULL;
+    b->deferred_node = NULL;
+    b->n_deferred = b->cap_deferred = 0;
+    hw_ptrset_clear(&b->exclude);
+    hw_typetable_clear(&b->types);
+    if (b->gc_disabled) {
+        b->gc_disabled = 0;
+        if (b->gc_was_enabled) {
+            PyGC_Enable();
+        }
+    }
+}

@@ -1,0 +1,65 @@
+/* graphbuild.h - build the reference graph of the live heap.
+ *
+ * Pass 1 walks the GC lists (walk.h) and numbers every tracked object;
+ * pass 2 calls tp_traverse on each node in turn, resolving referents to
+ * node ids and appending the objects not seen yet (untracked ones, and
+ * tracked ones outside the walk such as gc.freeze()'s) as new nodes, which
+ * the same loop traverses when it reaches them.  Invariant of pass 2: the
+ * nodes before the cursor have all their out-edges recorded, the nodes
+ * after it have none; it ends when the cursor meets the end, after
+ * visiting each node once.  No recursion, no Python code, no INCREF of a
+ * referent (gh-122695: a referent reported by a faulty traverse may be
+ * freed memory; those with a zero reference count are ignored).
+ *
+ * Then the transpose, and the roots held from outside: a node whose
+ * reference count exceeds the number of edges into it (the references
+ * heapwatch itself holds discounted) is held by something the graph does
+ * not contain.
+ *
+ * Between hw_build_run and hw_build_finish no Python code may run, so the
+ * addresses in the graph are the live objects (names.h relies on it); the
+ * caller keeps automatic collection off until hw_build_finish.
+ */
+#ifndef HW_GRAPHBUILD_H
+#define HW_GRAPHBUILD_H
+
+#include <Python.h>
+#include "graph.h"
+#include "typetable.h"
+#include "ptrset.h"
+
+typedef struct {
+    hw_graph *g;
+    hw_typetable types;         /* type -> index (its `order`); strong refs */
+    hw_ptrset exclude;          /* objects never made nodes */
+    /* Objects whose __sizeof__ is Python code: node ids and strong
+       references, sized by hw_build_finish. */
+    hw_node *deferred_node;
+    PyObject **deferred_obj;
+    Py_ssize_t n_deferred, cap_deferred;
+    uint32_t cap_nodes;         /* room in the per-node arrays */
+    uint64_t cap_edges;
+    int gc_was_enabled;
+    int gc_disabled;
+} hw_build;
+
+/* Builds into a new graph b->g.  roots: a list of (label str, object)
+   tuples, the named roots in order (the list and its tuples are excluded
+   from the graph, and so are the objects in `exclude`).  Turns automatic
+   garbage collection off until hw_build_finish.  Returns 0, or -1 with an
+   exception set; hw_build_clear must be called in both cases. */
+int hw_build_run(hw_build *b, PyObject *roots, PyObject *const *exclude,
+                 Py_ssize_t n_exclude);
+
+/* The type index of tp in the graph, or HW_NONE if no node has it. */
+uint32_t hw_build_type_index(hw_build *b, PyTypeObject *tp);
+
+/* Measures the deferred objects (runs Python code), drops every
+   reference, restores automatic collection.  After it the graph no longer
+   describes live objects.  0, or -1 with an exception set. */
+int hw_build_finish(hw_build *b);
+
+/* Releases everything but b->g (the caller owns it); safe after errors. */
+void hw_build_clear(hw_build *b);
+
+#endif

@@ -1,0 +1,1209 @@
+/* graphobject.c - see graphobject.h.
+ *
+ * A Graph owns an hw_graph and, once asked, its dominator tree.  It holds
+ * no Python object (the graph is plain arrays), so it is not a GC type and
+ * never appears in a graph or census taken later.
+ */
+
+#include <Python.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "attrs.h"
+#include "dominators.h"
+#include "graph.h"
+#include "graphbuild.h"
+#include "graphobject.h"
+#include "names.h"
+#include "retention.h"
+#include "snapfile.h"
+
+typedef struct {
+    PyObject_HEAD
+    hw_graph *g;
+    uint32_t *reprs;            /* node -> string id, or NULL */
+    uint32_t *idom;             /* NULL until dominators() */
+    uint64_t *retained;
+} GraphObject;
+
+static PyTypeObject *graph_type = NULL;     /* set once, at module exec */
+
+static const char *const label_kind_names[HW_LABEL__COUNT] = {
+    "none", "attr", "key", "index", "member", "dictkey", "local", "closure", "field",
+};
+
+static PyObject *
+wrap_graph(hw_graph *g, uint32_t *reprs)
+{
+    GraphObject *self = PyObject_New(GraphObject, graph_type);
+    if (self == NULL) {
+        hw_graph_free(g);
+        free(reprs);
+        return NULL;
+    }
+    self->g = g;
+    self->reprs = reprs;
+    self->idom = NULL;
+    self->retained = NULL;
+    return (PyObject *)self;
+}
+
+static void
+graph_dealloc(GraphObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    hw_graph_free(self->g);
+    free(self->reprs);
+    free(self->idom);
+    free(self->retained);
+    PyObject_Free(self);
+    Py_DECREF(tp);
+}
+
+/* ---- argument helpers --------------------------------------------------- */
+
+static int
+parse_node(GraphObject *self, PyObject *obj, hw_node *out)
+{
+    if (!PyLong_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "node must be an int, not %.100s",
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    unsigned long v = PyLong_AsUnsignedLong(obj);
+    if (v == (unsigned long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        v = ULONG_MAX;
+    }
+    if (v >= self->g->n_nodes) {
+        PyErr_Format(PyExc_IndexError, "no node %R in a graph of %u nodes",
+                     obj, self->g->n_nodes);
+        return -1;
+    }
+    *out = (hw_node)v;
+    return 0;
+}
+
+static PyObject *
+str_of(const hw_graph *g, uint32_t id)
+{
+    if (id >= g->strings.n) {
+        Py_RETURN_NONE;
+    }
+    return PyUnicode_DecodeUTF8(g->strings.s[id], g->strings.len[id], "replace");
+}
+
+static PyObject *
+type_name_of(const hw_graph *g, hw_node v)
+{
+    return str_of(g, g->type_name[g->type[v]]);
+}
+
+/* The label of the edge into v, as a Python value: str, int or None. */
+static PyObject *
+label_value(const hw_graph *g, hw_node v)
+{
+    switch (g->label_kind[v]) {
+    case HW_LABEL_INDEX:
+        return PyLong_FromUnsignedLong(g->label[v]);
+    case HW_LABEL_ATTR:
+    case HW_LABEL_KEY:
+    case HW_LABEL_LOCAL:
+    case HW_LABEL_CLOSURE:
+    case HW_LABEL_FIELD:
+        return str_of(g, g->label[v]);
+    default:
+        Py_RETURN_NONE;
+    }
+}
+
+/* ---- building ----------------------------------------------------------- */
+
+/* Does the type name `tn` ("module.qualname") match `name`: equal, or,
+   for a name without a dot, equal to its last part? */
+static int
+type_name_matches(const char *tn, const char *name)
+{
+    if (strcmp(tn, name) == 0) {
+        return 1;
+    }
+    if (strchr(name, '.') != NULL) {
+        return 0;
+    }
+    const char *dot = strrchr(tn, '.');
+    return dot != NULL && strcmp(dot + 1, name) == 0;
+}
+
+/* Which types a tuple of names (or one name) selects: a calloc'd array of
+   n_types flags, or NULL with an exception set. */
+static uint8_t *
+match_type_names(const hw_graph *g, PyObject *names)
+{
+    PyObject *one[1] = {names};
+    PyObject *const *items = one;
+    Py_ssize_t n = 1;
+    if (PyTuple_Check(names)) {
+        items = &PyTuple_GET_ITEM(names, 0);
+        n = PyTuple_GET_SIZE(names);
+    }
+    uint8_t *match = calloc((size_t)g->n_types + 1, 1);
+    if (match == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const char *name = PyUnicode_Check(items[i]) ? PyUnicode_AsUTF8(items[i]) : NULL;
+        if (name == NULL) {
+            free(match);
+            if (!PyErr_Occurred()) {
+                PyErr_Format(PyExc_TypeError, "a type name must be a str, not %.100s",
+                             Py_TYPE(items[i])->tp_name);
+            }
+            return NULL;
+        }
+        for (uint32_t t = 0; t < g->n_types; t++) {
+            match[t] |= (uint8_t)type_name_matches(g->strings.s[g->type_name[t]], name);
+        }
+    }
+    return match;
+}
+
+/* Appends item (a new reference, or NULL after an error) to list; on
+   failure clears *list.  Returns 0 or -1. */
+static int
+append_new(PyObject **list, PyObject *item)
+{
+    if (item == NULL || PyList_Append(*list, item) < 0) {
+        Py_XDECREF(item);
+        Py_CLEAR(*list);
+        return -1;
+    }
+    Py_DECREF(item);
+    return 0;
+}
+
+/* The nodes whose type is selected by type_match (NULL: any type) and
+   whose flags have all of `flags` set, as a list of ints. */
+static PyObject *
+nodes_where(const hw_graph *g, const uint8_t *type_match, uint8_t flags)
+{
+    PyObject *list = PyList_New(0);
+    for (hw_node v = 0; list != NULL && v < g->n_nodes; v++) {
+        if ((type_match == NULL || type_match[g->type[v]]) && (g->flags[v] & flags) == flags) {
+            append_new(&list, PyLong_FromUnsignedLong(v));
+        }
+    }
+    return list;
+}
+
+/* Flags the targets: a type (every node of exactly that type), a tuple of
+   type names (every node of a type so named), or an iterable of objects
+   (those that are nodes). */
+static int
+mark_targets(hw_build *b, PyObject *targets, PyObject *targets_list)
+{
+    hw_graph *g = b->g;
+    if (targets == Py_None) {
+        return 0;
+    }
+    if (PyTuple_Check(targets) && PyTuple_GET_SIZE(targets) > 0
+        && PyUnicode_Check(PyTuple_GET_ITEM(targets, 0))) {
+        uint8_t *match = match_type_names(g, targets);
+        if (match == NULL) {
+            return -1;
+        }
+        for (hw_node v = 0; v < g->n_nodes; v++) {
+            if (match[g->type[v]]) {
+                g->flags[v] |= HW_TARGET;
+            }
+        }
+        free(match);
+        return 0;
+    }
+    if (PyType_Check(targets)) {
+        uint32_t t = hw_build_type_index(b, (PyTypeObject *)targets);
+        if (t != HW_NONE) {
+            for (hw_node v = 0; v < g->n_nodes; v++) {
+                if (g->type[v] == t) {
+                    g->flags[v] |= HW_TARGET;
+                }
+            }
+        }
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(targets_list); i++) {
+        hw_node v = hw_graph_find(g, (uint64_t)(uintptr_t)PyList_GET_ITEM(targets_list, i));
+        if (v != HW_NONE) {
+            g->flags[v] |= HW_TARGET;
+        }
+    }
+    return 0;
+}
+
+
+/* The repr of a str, bytes, int or float, at most about 80 characters,
+   computed by the builtin type's own C repr (no Python code runs: these
+   are the only contents a snapshot stores, and only when asked). */
+static PyObject *
+short_repr(PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    if (tp == &PyUnicode_Type) {
+        return hw_key_text(op);
+    }
+    if (tp == &PyBytes_Type) {
+        Py_ssize_t n = PyBytes_GET_SIZE(op);
+        PyObject *b = PyBytes_FromStringAndSize(PyBytes_AS_STRING(op), n > 80 ? 80 : n);
+        PyObject *r = b ? PyBytes_Type.tp_repr(b) : NULL;
+        Py_XDECREF(b);
+        if (r != NULL && n > 80) {
+            Py_SETREF(r, PyUnicode_FromFormat("%U...", r));
+        }
+        return r;
+    }
+    if (tp == &PyLong_Type) {
+        int64_t bits = (int64_t)_PyLong_NumBits(op);
+        if (bits > 256) {
+            return PyUnicode_FromFormat("<int of %lld bits>", (long long)bits);
+        }
+        return PyLong_Type.tp_repr(op);
+    }
+    if (tp == &PyFloat_Type) {
+        return PyFloat_Type.tp_repr(op);
+    }
+    Py_RETURN_NONE;
+}
+
+static uint32_t *
+collect_reprs(hw_graph *g)
+{
+    uint32_t *reprs = malloc(((size_t)g->n_nodes + 1) * sizeof(uint32_t));
+    if (reprs == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (hw_node v = 0; v < g->n_nodes; v++) {
+        reprs[v] = HW_NONE;
+        PyObject *r = short_repr((PyObject *)(uintptr_t)g->addr[v]);
+        if (r == NULL) {
+            free(reprs);
+            return NULL;
+        }
+        if (r != Py_None) {
+            Py_ssize_t len;
+            const char *s = PyUnicode_AsUTF8AndSize(r, &len);
+            if (s == NULL) {
+                PyErr_Clear();
+            }
+            else {
+                reprs[v] = hw_strtab_add(&g->strings, s, (size_t)len);
+                /* UINT32_MAX (HW_NONE): an embedded NUL, or no memory: no repr */
+            }
+        }
+        Py_DECREF(r);
+    }
+    return reprs;
+}
+
+PyDoc_STRVAR(graph_doc,
+"graph(roots, *, exclude=(), targets=None, labels='targets') -> Graph\n\n"
+"Build the reference graph of the heap: every object the garbage collector\n"
+"tracks and the untracked objects they refer to, with the shortest path\n"
+"to each from a root.  roots is a list of (label, object) tuples: the named\n"
+"roots, in the order paths prefer them (objects held from outside the graph\n"
+"are roots too, after them).  The objects in exclude (and the roots list\n"
+"itself) are left out.  targets, a type, a tuple of type names ('Model' or\n"
+"'app.models.Model') or a list of objects, marks the\n"
+"nodes to explain (quiet, a tuple of containers, e.g. the caller's\n"
+"namespace: their references to targets are not followed); labels is\n"
+"'targets' (name the edges on their paths),\n"
+"'all' (every path-tree edge, for a snapshot file) or 'none'.  reprs=True\n"
+"keeps the repr (80 characters at most) of every str, bytes, int and float:\n"
+"contents are not kept otherwise.  Raises the audit event 'heapwatch.graph'\n"
+"with argument reprs.");
+
+static PyObject *
+hw_graph_py(PyObject *module, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"roots", "exclude", "targets", "labels", "reprs", "quiet", NULL};
+    PyObject *roots, *exclude = NULL, *targets = Py_None, *quiet = NULL;
+    const char *labels = "targets";
+    int want_reprs = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|$OOspO:graph", kwlist,
+                                     &PyList_Type, &roots, &exclude, &targets, &labels,
+                                     &want_reprs, &quiet)) {
+        return NULL;
+    }
+    if (quiet != NULL && !PyTuple_Check(quiet)) {
+        PyErr_SetString(PyExc_TypeError, "quiet must be a tuple of objects");
+        return NULL;
+    }
+    int mode;
+    if (strcmp(labels, "targets") == 0) {
+        mode = 0;
+    }
+    else if (strcmp(labels, "all") == 0) {
+        mode = 1;
+    }
+    else if (strcmp(labels, "none") == 0) {
+        mode = 2;
+    }
+    else {
+        PyErr_Format(PyExc_ValueError, "labels must be 'targets', 'all' or 'none', not '%s'",
+                     labels);
+        return NULL;
+    }
+    PyObject *excl = exclude ? PySequence_Tuple(exclude) : PyTuple_New(0);
+    if (excl == NULL) {
+        return NULL;
+    }
+    PyObject *targets_list = NULL;
+    if (targets != Py_None && !PyType_Check(targets)
+        && !(PyTuple_Check(targets) && PyTuple_GET_SIZE(targets) > 0
+             && PyUnicode_Check(PyTuple_GET_ITEM(targets, 0)))) {
+        targets_list = PySequence_List(targets);
+        if (targets_list == NULL) {
+            Py_DECREF(excl);
+            return NULL;
+        }
+    }
+    if (PySys_Audit("heapwatch.graph", "O", want_reprs ? Py_True : Py_False) < 0) {
+        Py_DECREF(excl);
+        Py_XDECREF(targets_list);
+        return NULL;
+    }
+    /* The exclusion covers our own temporaries too. */
+    Py_ssize_t nx = PyTuple_GET_SIZE(excl);
+    PyObject **xs = PyMem_Malloc(((size_t)nx + 2) * sizeof(PyObject *));
+    if (xs == NULL) {
+        Py_DECREF(excl);
+        Py_XDECREF(targets_list);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < nx; i++) {
+        xs[i] = PyTuple_GET_ITEM(excl, i);
+    }
+    xs[nx++] = excl;
+    if (targets_list) {
+        xs[nx++] = targets_list;
+    }
+    hw_build b;
+    PyObject *result = NULL;
+    int r = hw_build_run(&b, roots, xs, nx);
+    if (r == 0) {
+        r = mark_targets(&b, targets, targets_list);
+    }
+    for (Py_ssize_t i = 0; r == 0 && quiet != NULL && i < PyTuple_GET_SIZE(quiet); i++) {
+        hw_node v = hw_graph_find(b.g, (uint64_t)(uintptr_t)PyTuple_GET_ITEM(quiet, i));
+        if (v != HW_NONE) {
+            b.g->flags[v] |= HW_QUIET;
+        }
+    }
+    if (r == 0 && hw_graph_paths(b.g) < 0) {
+        PyErr_NoMemory();
+        r = -1;
+    }
+    if (r == 0) {
+        r = mode == 0 ? hw_label_targets(b.g) : mode == 1 ? hw_label_all(b.g) : 0;
+    }
+    uint32_t *reprs = NULL;
+    if (r == 0 && want_reprs) {
+        reprs = collect_reprs(b.g);
+        r = reprs ? 0 : -1;
+    }
+    /* From here Python code may run: the graph stops describing live
+       objects. */
+    hw_graph *g = b.g;
+    if (hw_build_finish(&b) < 0) {
+        r = -1;
+    }
+    if (r == 0) {
+        result = wrap_graph(g, reprs);
+    }
+    else {
+        hw_graph_free(g);
+        free(reprs);
+    }
+    PyMem_Free(xs);
+    Py_DECREF(excl);
+    Py_XDECREF(targets_list);
+    return result;
+}
+
+PyDoc_STRVAR(load_doc,
+"load(path) -> Graph\n\n"
+"Read a snapshot file written by Graph.save().  A file that is not a\n"
+"heapwatch snapshot, truncated or corrupt raises ValueError.");
+
+static PyObject *
+hw_load_py(PyObject *module, PyObject *arg)
+{
+    PyObject *path = NULL;
+    if (!PyUnicode_FSConverter(arg, &path)) {
+        return NULL;
+    }
+    const char *cpath = PyBytes_AS_STRING(path);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int err = 0;
+    Py_BEGIN_ALLOW_THREADS
+    int fd = open(cpath, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        err = errno;
+    }
+    else if (!S_ISREG(st.st_mode)) {
+        err = EINVAL;
+    }
+    else {
+        len = (size_t)st.st_size;
+        buf = malloc(len ? len : 1);
+        if (buf == NULL) {
+            err = ENOMEM;
+        }
+        size_t got = 0;
+        while (buf != NULL && got < len) {
+            ssize_t k = read(fd, buf + got, len - got);
+            if (k < 0 && errno == EINTR) {
+                continue;
+            }
+            if (k <= 0) {
+                err = k < 0 ? errno : EIO;
+                break;
+            }
+            got += (size_t)k;
+        }
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    Py_END_ALLOW_THREADS
+    if (err) {
+        free(buf);
+        if (err == ENOMEM) {
+            Py_DECREF(path);
+            return PyErr_NoMemory();
+        }
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, arg);
+        Py_DECREF(path);
+        return NULL;
+    }
+    char msg[256] = "";
+    uint32_t *reprs = NULL;
+    hw_graph *g;
+    Py_BEGIN_ALLOW_THREADS
+    g = hw_snap_read(buf, len, &reprs, msg, sizeof(msg));
+    Py_END_ALLOW_THREADS
+    free(buf);
+    if (g == NULL) {
+        PyErr_Format(PyExc_ValueError, "%U: %s", arg, msg[0] ? msg : "cannot read snapshot");
+        Py_DECREF(path);
+        return NULL;
+    }
+    Py_DECREF(path);
+    return wrap_graph(g, reprs);
+}
+
+/* ---- Graph methods ------------------------------------------------------ */
+
+static PyObject *
+graph_save(GraphObject *self, PyObject *arg)
+{
+    PyObject *path = NULL;
+    if (!PyUnicode_FSConverter(arg, &path)) {
+        return NULL;
+    }
+    if (PySys_Audit("heapwatch.snapshot.save", "O", arg) < 0) {
+        Py_DECREF(path);
+        return NULL;
+    }
+    const char *cpath = PyBytes_AS_STRING(path);
+    size_t plen = strlen(cpath);
+    char *tmp = PyMem_Malloc(plen + 32);
+    if (tmp == NULL) {
+        Py_DECREF(path);
+        return PyErr_NoMemory();
+    }
+    snprintf(tmp, plen + 32, "%s.tmp%ld", cpath, (long)getpid());
+    char msg[256] = "";
+    int rc, saved_errno = 0;
+    Py_BEGIN_ALLOW_THREADS
+    /* Written beside the destination, 0600 from creation (never readable
+       by others, whatever the umask), then renamed over it. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = -1;
+        saved_errno = errno;
+        snprintf(msg, sizeof(msg), "cannot create file");
+    }
+    else {
+        rc = hw_snap_write(self->g, self->reprs, fd, msg, sizeof(msg));
+        if (rc == 0 && fsync(fd) < 0) {
+            rc = -1;
+        }
+        if (rc < 0) {
+            saved_errno = errno;
+        }
+        if (close(fd) < 0 && rc == 0) {
+            rc = -1;
+            saved_errno = errno;
+        }
+        if (rc == 0 && rename(tmp, cpath) < 0) {
+            rc = -1;
+            saved_errno = errno;
+        }
+        if (rc < 0) {
+            unlink(tmp);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(tmp);
+    Py_DECREF(path);
+    if (rc < 0) {
+        if (saved_errno) {
+            errno = saved_errno;
+            return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, arg);
+        }
+        PyErr_Format(PyExc_OSError, "cannot write snapshot %R: %s", arg, msg);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+graph_find(GraphObject *self, PyObject *arg)
+{
+    if (!PyLong_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "address must be an int, not %.100s",
+                     Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    unsigned long long a = PyLong_AsUnsignedLongLong(arg);
+    if (a == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    hw_node v = hw_graph_find(self->g, (uint64_t)a);
+    if (v == HW_NONE) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromUnsignedLong(v);
+}
+
+static PyObject *
+graph_node(GraphObject *self, PyObject *arg)
+{
+    hw_node v;
+    if (parse_node(self, arg, &v) < 0) {
+        return NULL;
+    }
+    hw_graph *g = self->g;
+    PyObject *name = type_name_of(g, v);
+    if (name == NULL) {
+        return NULL;
+    }
+    PyObject *repr = Py_None;
+    if (self->reprs != NULL && self->reprs[v] != HW_NONE) {
+        repr = str_of(g, self->reprs[v]);
+        if (repr == NULL) {
+            Py_DECREF(name);
+            return NULL;
+        }
+    }
+    else {
+        Py_INCREF(repr);
+    }
+    return Py_BuildValue("(NKKiiN)", name, (unsigned long long)g->addr[v],
+                         (unsigned long long)g->size[v],
+                         (g->flags[v] & HW_HELD) != 0, v < g->n_tracked, repr);
+}
+
+static PyObject *
+node_list(const uint32_t *adj, uint32_t from, uint32_t to)
+{
+    PyObject *list = PyList_New((Py_ssize_t)(to - from));
+    if (list == NULL) {
+        return NULL;
+    }
+    for (uint32_t e = from; e < to; e++) {
+        PyObject *x = PyLong_FromUnsignedLong(adj[e]);
+        if (x == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)(e - from), x);
+    }
+    return list;
+}
+
+static PyObject *
+graph_referents(GraphObject *self, PyObject *arg)
+{
+    hw_node v;
+    if (parse_node(self, arg, &v) < 0) {
+        return NULL;
+    }
+    return node_list(self->g->out_adj, self->g->out_off[v], self->g->out_off[v + 1]);
+}
+
+static PyObject *
+graph_referrers(GraphObject *self, PyObject *arg)
+{
+    hw_node v;
+    if (parse_node(self, arg, &v) < 0) {
+        return NULL;
+    }
+    return node_list(self->g->in_adj, self->g->in_off[v], self->g->in_off[v + 1]);
+}
+
+/* (root label or None, held, [(type, address, kind, label), ...]) from the
+   root down to v; steps[0] is the root object (kind "root"). */
+static PyObject *
+graph_path(GraphObject *self, PyObject *arg)
+{
+    hw_node v;
+    if (parse_node(self, arg, &v) < 0) {
+        return NULL;
+    }
+    hw_graph *g = self->g;
+    if (g->parent == NULL) {
+        Py_RETURN_NONE;
+    }
+    hw_node top = v;
+    Py_ssize_t len = 1;
+    while (g->parent[top] != HW_NONE) {
+        top = g->parent[top];
+        len++;
+    }
+    int named = g->root_of[top] != HW_NONE;
+    int held = (g->flags[top] & HW_HELD) != 0;
+    if (!named && !held) {
+        Py_RETURN_NONE;         /* unreachable from every root */
+    }
+    PyObject *steps = PyList_New(len);
+    if (steps == NULL) {
+        return NULL;
+    }
+    Py_ssize_t i = len - 1;
+    for (hw_node x = v; ; x = g->parent[x], i--) {
+        int is_root = g->parent[x] == HW_NONE;
+        PyObject *step = Py_BuildValue(
+            "(NKsN)", type_name_of(g, x), (unsigned long long)g->addr[x],
+            is_root ? "root" : label_kind_names[g->label_kind[x]],
+            is_root ? Py_NewRef(Py_None) : label_value(g, x));
+        if (step == NULL) {
+            Py_DECREF(steps);
+            return NULL;
+        }
+        PyList_SET_ITEM(steps, i, step);
+        if (is_root) {
+            break;
+        }
+    }
+    PyObject *label = named ? str_of(g, g->root_label[g->root_of[top]]) : Py_NewRef(Py_None);
+    if (label == NULL) {
+        Py_DECREF(steps);
+        return NULL;
+    }
+    return Py_BuildValue("(NON)", label, held && !named ? Py_True : Py_False, steps);
+}
+
+static int
+ensure_dominators(GraphObject *self)
+{
+    if (self->idom != NULL) {
+        return 0;
+    }
+    hw_graph *g = self->g;
+    uint32_t n = g->n_nodes;
+    /* The virtual root's edges: named roots first, then nodes held from
+       outside (the order only affects speed, not the result). */
+    uint32_t *roots = malloc(((size_t)n + g->n_roots + 1) * sizeof(uint32_t));
+    uint32_t *idom = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    uint64_t *retained = malloc(((size_t)n + 1) * sizeof(uint64_t));
+    if (!roots || !idom || !retained) {
+        free(roots);
+        free(idom);
+        free(retained);
+        PyErr_NoMemory();
+        return -1;
+    }
+    uint32_t nr = 0;
+    for (uint32_t r = 0; r < g->n_roots; r++) {
+        roots[nr++] = g->root_node[r];
+    }
+    for (hw_node v = 0; v < n; v++) {
+        if (g->flags[v] & HW_HELD) {
+            roots[nr++] = v;
+        }
+    }
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = hw_dominators(n, g->out_off, g->out_adj, g->in_off, g->in_adj, roots, nr, idom);
+    if (rc == 0) {
+        rc = hw_retained_sizes(n, idom, g->size, retained);
+    }
+    Py_END_ALLOW_THREADS
+    free(roots);
+    if (rc < 0) {
+        free(idom);
+        free(retained);
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->idom = idom;
+    self->retained = retained;
+    return 0;
+}
+
+static PyObject *
+graph_retained(GraphObject *self, PyObject *arg)
+{
+    hw_node v;
+    if (parse_node(self, arg, &v) < 0 || ensure_dominators(self) < 0) {
+        return NULL;
+    }
+    return PyLong_FromUnsignedLongLong(self->retained[v]);
+}
+
+static PyObject *
+graph_idom(GraphObject *self, PyObject *arg)
+{
+    hw_node v;
+    if (parse_node(self, arg, &v) < 0 || ensure_dominators(self) < 0) {
+        return NULL;
+    }
+    uint32_t d = self->idom[v];
+    if (d == HW_NONE || d == self->g->n_nodes) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromUnsignedLong(d);
+}
+
+/* top_retainers(n) -> [(node, retained)], largest first. */
+static PyObject *
+graph_top_retainers(GraphObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"n", NULL};
+    Py_ssize_t limit = 10;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|n:top_retainers", kwlist, &limit)) {
+        return NULL;
+    }
+    if (limit < 0) {
+        PyErr_SetString(PyExc_ValueError, "n must be >= 0");
+        return NULL;
+    }
+    if (ensure_dominators(self) < 0) {
+        return NULL;
+    }
+    hw_graph *g = self->g;
+    /* A bounded selection: keep the best `limit` in a sorted array.  With
+       small limits this is one pass; limit >= n sorts everything. */
+    size_t k = (size_t)limit < g->n_nodes ? (size_t)limit : g->n_nodes;
+    uint32_t *best = malloc((k + 1) * sizeof(uint32_t));
+    if (best == NULL) {
+        return PyErr_NoMemory();
+    }
+    size_t have = 0;
+    for (hw_node v = 0; v < g->n_nodes && k > 0; v++) {
+        uint64_t r = self->retained[v];
+        if (have == k && r <= self->retained[best[k - 1]]) {
+            continue;
+        }
+        size_t pos = have < k ? have++ : k - 1;
+        while (pos > 0 && self->retained[best[pos - 1]] < r) {
+            best[pos] = best[pos - 1];
+            pos--;
+        }
+        best[pos] = v;
+    }
+    PyObject *list = PyList_New((Py_ssize_t)have);
+    for (size_t i = 0; list != NULL && i < have; i++) {
+        PyObject *t = Py_BuildValue("(kK)", (unsigned long)best[i],
+                                    (unsigned long long)self->retained[best[i]]);
+        if (t == NULL) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, t);
+    }
+    free(best);
+    return list;
+}
+
+/* The nodes of a list of node ids, flagged HW_TARGET (cleared first). */
+static int
+set_targets(GraphObject *self, PyObject *nodes)
+{
+    hw_graph *g = self->g;
+    if (nodes == Py_None) {
+        return 0;               /* keep the targets the build marked */
+    }
+    PyObject *seq = PySequence_Fast(nodes, "nodes must be a sequence of node ids");
+    if (seq == NULL) {
+        return -1;
+    }
+    for (hw_node v = 0; v < g->n_nodes; v++) {
+        g->flags[v] &= (uint8_t)~HW_TARGET;
+    }
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        hw_node v;
+        if (parse_node(self, PySequence_Fast_GET_ITEM(seq, i), &v) < 0) {
+            Py_DECREF(seq);
+            return -1;
+        }
+        g->flags[v] |= HW_TARGET;
+    }
+    Py_DECREF(seq);
+    return 0;
+}
+
+static const char *
+shape_kind_name(const hw_shapes *s, uint32_t id)
+{
+    if (s->parent[id] == HW_NONE) {
+        return s->kind[id] == HW_SHAPE_NAMED ? "root"
+            : s->kind[id] == HW_SHAPE_HELD ? "held" : "unreached";
+    }
+    return s->kind[id] < HW_LABEL__COUNT ? label_kind_names[s->kind[id]] : "none";
+}
+
+/* A shape as [(type, kind, name or None), ...] from its root down. */
+static PyObject *
+shape_steps(const hw_graph *g, const hw_shapes *s, uint32_t id)
+{
+    Py_ssize_t len = 0;
+    for (uint32_t x = id; x != HW_NONE; x = s->parent[x]) {
+        len++;
+    }
+    PyObject *list = PyList_New(len);
+    if (list == NULL) {
+        return NULL;
+    }
+    Py_ssize_t i = len - 1;
+    for (uint32_t x = id; x != HW_NONE; x = s->parent[x], i--) {
+        PyObject *name = s->value[x] == HW_NONE ? Py_NewRef(Py_None) : str_of(g, s->value[x]);
+        PyObject *t = name ? Py_BuildValue("(NsN)", str_of(g, g->type_name[s->type[x]]),
+                                           shape_kind_name(s, x), name) : NULL;
+        if (t == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, t);
+    }
+    return list;
+}
+
+static PyObject *
+graph_retention(GraphObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"nodes", "limit", "retained", NULL};
+    PyObject *nodes = Py_None, *limit_obj = Py_None;
+    int want_retained = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOp:retention", kwlist,
+                                     &nodes, &limit_obj, &want_retained)) {
+        return NULL;
+    }
+    Py_ssize_t limit = PY_SSIZE_T_MAX;
+    if (limit_obj != Py_None) {
+        limit = PyLong_AsSsize_t(limit_obj);
+        if (limit == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (limit < 0) {
+            PyErr_SetString(PyExc_ValueError, "limit must be None or >= 0");
+            return NULL;
+        }
+    }
+    hw_graph *g = self->g;
+    if (g->parent == NULL) {
+        if (hw_graph_paths(g) < 0) {
+            return PyErr_NoMemory();
+        }
+    }
+    if (set_targets(self, nodes) < 0) {
+        return NULL;
+    }
+    if (want_retained && ensure_dominators(self) < 0) {
+        return NULL;
+    }
+    hw_shapes shapes;
+    memset(&shapes, 0, sizeof(shapes));
+    hw_group *groups = NULL;
+    uint32_t ng = 0;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = hw_retention(g, want_retained ? self->idom : NULL,
+                      want_retained ? self->retained : NULL, &shapes, &groups, &ng);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        hw_shapes_clear(&shapes);
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t count = (Py_ssize_t)ng < limit ? (Py_ssize_t)ng : limit;
+    PyObject *list = PyList_New(count);
+    for (Py_ssize_t i = 0; list != NULL && i < count; i++) {
+        hw_group *gr = &groups[i];
+        PyObject *steps = shape_steps(g, &shapes, gr->shape);
+        PyObject *t = steps ? Py_BuildValue(
+            "(KKNkN)", (unsigned long long)gr->count, (unsigned long long)gr->bytes,
+            want_retained ? PyLong_FromUnsignedLongLong(gr->retained) : Py_NewRef(Py_None),
+            (unsigned long)gr->example, steps) : NULL;
+        if (t == NULL) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, i, t);
+    }
+    free(groups);
+    hw_shapes_clear(&shapes);
+    return list;
+}
+
+/* retained_by_type() -> [(type, count, bytes, retained)], most retained
+   first: per type, the union of the dominator subtrees of its objects. */
+static PyObject *
+graph_retained_by_type(GraphObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (ensure_dominators(self) < 0) {
+        return NULL;
+    }
+    hw_graph *g = self->g;
+    hw_group *groups = calloc((size_t)g->n_types + 1, sizeof(hw_group));
+    if (groups == NULL) {
+        return PyErr_NoMemory();
+    }
+    for (hw_node v = 0; v < g->n_nodes; v++) {
+        groups[g->type[v]].count++;
+        groups[g->type[v]].bytes += g->size[v];
+    }
+    for (uint32_t t = 0; t < g->n_types; t++) {
+        groups[t].shape = t;
+    }
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = hw_group_retained(g, self->idom, self->retained, g->type, groups, g->n_types);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        free(groups);
+        return PyErr_NoMemory();
+    }
+    PyObject *list = PyList_New(0);
+    for (uint32_t t = 0; list != NULL && t < g->n_types; t++) {
+        if (groups[t].count == 0) {
+            continue;
+        }
+        append_new(&list, Py_BuildValue("(NKKK)", str_of(g, g->type_name[t]),
+                                        (unsigned long long)groups[t].count,
+                                        (unsigned long long)groups[t].bytes,
+                                        (unsigned long long)groups[t].retained));
+    }
+    free(groups);
+    return list;
+}
+
+/* census() -> [(type, count, bytes)] in type order (first sighting). */
+static PyObject *
+graph_census(GraphObject *self, PyObject *Py_UNUSED(ignored))
+{
+    hw_graph *g = self->g;
+    uint64_t *count = calloc((size_t)g->n_types + 1, sizeof(uint64_t));
+    uint64_t *bytes = calloc((size_t)g->n_types + 1, sizeof(uint64_t));
+    if (!count || !bytes) {
+        free(count);
+        free(bytes);
+        return PyErr_NoMemory();
+    }
+    for (hw_node v = 0; v < g->n_nodes; v++) {
+        count[g->type[v]]++;
+        bytes[g->type[v]] += g->size[v];
+    }
+    PyObject *list = PyList_New(0);
+    for (uint32_t t = 0; list != NULL && t < g->n_types; t++) {
+        if (count[t] == 0) {
+            continue;
+        }
+        append_new(&list, Py_BuildValue("(NKK)", str_of(g, g->type_name[t]),
+                                        (unsigned long long)count[t], (unsigned long long)bytes[t]));
+    }
+    free(count);
+    free(bytes);
+    return list;
+}
+
+/* nodes_of(type_name) -> [node] */
+static PyObject *
+graph_nodes_of(GraphObject *self, PyObject *arg)
+{
+    if (!PyUnicode_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "type name must be a str, not %.100s",
+                     Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    uint8_t *match = match_type_names(self->g, arg);
+    if (match == NULL) {
+        return NULL;
+    }
+    PyObject *list = nodes_where(self->g, match, 0);
+    free(match);
+    return list;
+}
+
+/* new_since(earlier, type_names) -> [node]: the nodes of these types (see
+   type_name_matches) whose object is not in `earlier`: no node there at
+   the same address with the same type name.  An address reused by an
+   object of the same type counts as old: the result can miss, never
+   invent. */
+static PyObject *
+graph_new_since(GraphObject *self, PyObject *args)
+{
+    PyObject *other_obj, *names;
+    if (!PyArg_ParseTuple(args, "O!O!:new_since", graph_type, &other_obj, &PyTuple_Type, &names)) {
+        return NULL;
+    }
+    hw_graph *g = self->g, *old = ((GraphObject *)other_obj)->g;
+    uint8_t *match = match_type_names(g, names);
+    if (match == NULL) {
+        return NULL;
+    }
+    PyObject *list = PyList_New(0);
+    for (hw_node v = 0; list != NULL && v < g->n_nodes; v++) {
+        if (!match[g->type[v]]) {
+            continue;
+        }
+        hw_node w = hw_graph_find(old, g->addr[v]);
+        if (w != HW_NONE && strcmp(old->strings.s[old->type_name[old->type[w]]],
+                                   g->strings.s[g->type_name[g->type[v]]]) == 0) {
+            continue;
+        }
+        append_new(&list, PyLong_FromUnsignedLong(v));
+    }
+    free(match);
+    return list;
+}
+
+static PyObject *
+graph_targets(GraphObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return nodes_where(self->g, NULL, HW_TARGET);
+}
+
+static Py_ssize_t
+graph_len(GraphObject *self)
+{
+    return (Py_ssize_t)self->g->n_nodes;
+}
+
+static PyObject *
+graph_get_info(GraphObject *self, void *Py_UNUSED(closure))
+{
+    hw_graph *g = self->g;
+    size_t n = g->n_nodes, e = g->n_edges;
+    /* The memory the graph itself holds (graph.h), without the path tree
+       or dominators. */
+    size_t graph_bytes = n * (8 + 4 + 8 + 1 + 4 + 4) + (size_t)g->index_cap * 4 + e * 8;
+    size_t extra = (g->parent ? n * 13 : 0) + (self->idom ? n * 12 : 0);
+    return Py_BuildValue("{s:k,s:k,s:k,s:k,s:k,s:s,s:k,s:d,s:n,s:n,s:O}",
+                         "nodes", (unsigned long)g->n_nodes,
+                         "tracked", (unsigned long)g->n_tracked,
+                         "edges", (unsigned long)g->n_edges,
+                         "types", (unsigned long)g->n_types,
+                         "roots", (unsigned long)g->n_roots,
+                         "python_version", g->python_version,
+                         "pointer_size", (unsigned long)g->pointer_size,
+                         "created", g->created,
+                         "graph_bytes", (Py_ssize_t)graph_bytes,
+                         "analysis_bytes", (Py_ssize_t)extra,
+                         "has_reprs", self->reprs ? Py_True : Py_False);
+}
+
+static PyMethodDef graph_methods[] = {
+    {"save", (PyCFunction)graph_save, METH_O,
+     "save(path): write a snapshot file (mode 0600)."},
+    {"find", (PyCFunction)graph_find, METH_O,
+     "find(address) -> node or None: the node of the object with that id()."},
+    {"node", (PyCFunction)graph_node, METH_O,
+     "node(n) -> (type, address, size, held_from_outside, tracked, repr or None)."},
+    {"referents", (PyCFunction)graph_referents, METH_O, "referents(n) -> [node]"},
+    {"referrers", (PyCFunction)graph_referrers, METH_O, "referrers(n) -> [node]"},
+    {"path", (PyCFunction)graph_path, METH_O,
+     "path(n) -> (root label or None, held, [(type, address, kind, label)]) or None."},
+    {"retained", (PyCFunction)graph_retained, METH_O,
+     "retained(n) -> bytes freed if n were freed (its dominator subtree)."},
+    {"idom", (PyCFunction)graph_idom, METH_O,
+     "idom(n) -> immediate dominator node, or None (a root, or unreachable)."},
+    {"top_retainers", (PyCFunction)(void (*)(void))graph_top_retainers,
+     METH_VARARGS | METH_KEYWORDS, "top_retainers(n=10) -> [(node, retained)]"},
+    {"retention", (PyCFunction)(void (*)(void))graph_retention,
+     METH_VARARGS | METH_KEYWORDS,
+     "retention(nodes=None, limit=None, retained=True) -> "
+     "[(count, bytes, retained, example, [(type, kind, name)])]"},
+    {"retained_by_type", (PyCFunction)graph_retained_by_type, METH_NOARGS,
+     "retained_by_type() -> [(type, count, bytes, retained)]"},
+    {"census", (PyCFunction)graph_census, METH_NOARGS,
+     "census() -> [(type, count, bytes)]"},
+    {"nodes_of", (PyCFunction)graph_nodes_of, METH_O,
+     "nodes_of(type_name) -> [node]"},
+    {"new_since", (PyCFunction)graph_new_since, METH_VARARGS,
+     "new_since(earlier, type_names) -> [node]: objects of these types not in earlier."},
+    {"targets", (PyCFunction)graph_targets, METH_NOARGS,
+     "targets() -> [node]: the nodes marked when the graph was built."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef graph_getset[] = {
+    {"info", (getter)graph_get_info, NULL, "counts, versions, memory", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot graph_slots[] = {
+    {Py_tp_dealloc, graph_dealloc},
+    {Py_tp_methods, graph_methods},
+    {Py_tp_getset, graph_getset},
+    {Py_sq_length, graph_len},
+    {Py_tp_doc, "The reference graph of a heap (heapwatch._engine.graph / load)."},
+    {0, NULL},
+};
+
+static PyType_Spec graph_spec = {
+    .name = "heapwatch._engine.Graph",
+    .basicsize = sizeof(GraphObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = graph_slots,
+};
+
+static PyObject *
+hw_inline_attrs_available_py(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(hw_attrs_available());
+}
+
+PyMethodDef hw_graph_methods[] = {
+    {"_inline_attrs_available", hw_inline_attrs_available_py, METH_NOARGS,
+     "_inline_attrs_available() -> bool: False when the inline-values layout "
+     "check failed (attributes kept inline are then left unnamed)."},
+    {"graph", (PyCFunction)(void (*)(void))hw_graph_py, METH_VARARGS | METH_KEYWORDS, graph_doc},
+    {"load", hw_load_py, METH_O, load_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+int
+hw_graphobject_init(PyObject *module)
+{
+    if (hw_attrs_init() < 0) {
+        return -1;
+    }
+    PyObject *tp = PyType_FromModuleAndSpec(module, &graph_spec, NULL);
+    if (tp == NULL) {
+        return -1;
+    }
+    if (graph_type == NULL) {
+        graph_type = (PyTypeObject *)Py_NewRef(tp);
+    }
+    int r = PyModule_AddObjectRef(module, "Graph", tp);
+    Py_DECREF(tp);
+    return r;
+}

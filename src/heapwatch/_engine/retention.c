@@ -1,0 +1,340 @@
+/* retention.c - retention groups.  See retention.h. */
+
+#include <stdlib.h>
+#include <string.h>
+#include "retention.h"
+
+static inline uint32_t
+hash4(uint32_t a, uint32_t b, uint32_t c, uint32_t d)
+{
+    uint64_t h = a * 0x9E3779B97F4A7C15ULL;
+    h = (h ^ b) * 0xBF58476D1CE4E5B9ULL;
+    h = (h ^ c) * 0x94D049BB133111EBULL;
+    h = (h ^ d) * 0x9E3779B97F4A7C15ULL;
+    return (uint32_t)(h >> 32);
+}
+
+static int
+shapes_reindex(hw_shapes *s, uint32_t cap)
+{
+    uint32_t *index = calloc(cap, sizeof(uint32_t));
+    if (index == NULL) {
+        return -1;
+    }
+    for (uint32_t i = 0; i < s->n; i++) {
+        uint32_t j = hash4(s->parent[i], s->kind[i], s->value[i], s->type[i]) & (cap - 1);
+        while (index[j] != 0) {
+            j = (j + 1) & (cap - 1);
+        }
+        index[j] = i + 1;
+    }
+    free(s->index);
+    s->index = index;
+    s->index_cap = cap;
+    return 0;
+}
+
+/* The id of the shape (parent, kind, value, type), interned.  HW_NONE when
+   out of memory. */
+static uint32_t
+intern(hw_shapes *s, uint32_t parent, uint8_t kind, uint32_t value, uint32_t type)
+{
+    if ((s->n + 1) * 2 > s->index_cap) {
+        if (s->index_cap > UINT32_MAX / 4
+            || shapes_reindex(s, s->index_cap ? s->index_cap * 2 : 1024) < 0) {
+            return HW_NONE;
+        }
+    }
+    uint32_t mask = s->index_cap - 1;
+    uint32_t j = hash4(parent, kind, value, type) & mask;
+    while (s->index[j] != 0) {
+        uint32_t i = s->index[j] - 1;
+        if (s->parent[i] == parent && s->kind[i] == kind && s->value[i] == value
+            && s->type[i] == type) {
+            return i;
+        }
+        j = (j + 1) & mask;
+    }
+    if (s->n == s->cap) {
+        uint32_t cap = s->cap ? s->cap * 2 : 256;
+        uint32_t *p = realloc(s->parent, (size_t)cap * sizeof(uint32_t));
+        if (p) s->parent = p;
+        uint8_t *k = realloc(s->kind, (size_t)cap);
+        if (k) s->kind = k;
+        uint32_t *v = realloc(s->value, (size_t)cap * sizeof(uint32_t));
+        if (v) s->value = v;
+        uint32_t *t = realloc(s->type, (size_t)cap * sizeof(uint32_t));
+        if (t) s->type = t;
+        if (!p || !k || !v || !t) {
+            return HW_NONE;
+        }
+        s->cap = cap;
+    }
+    uint32_t id = s->n++;
+    s->parent[id] = parent;
+    s->kind[id] = kind;
+    s->value[id] = value;
+    s->type[id] = type;
+    s->index[j] = id + 1;
+    return id;
+}
+
+void
+hw_shapes_clear(hw_shapes *s)
+{
+    free(s->parent);
+    free(s->kind);
+    free(s->value);
+    free(s->type);
+    free(s->index);
+    memset(s, 0, sizeof(*s));
+}
+
+/* Is the edge into node d the __dict__ slot of its holder (so d's keys
+   are attribute names)? */
+static int
+is_attribute_dict(const hw_graph *g, hw_node d)
+{
+    if (g->label_kind[d] != HW_LABEL_FIELD || g->label[d] >= g->strings.n) {
+        return 0;
+    }
+    return strcmp(g->strings.s[g->label[d]], "__dict__") == 0;
+}
+
+/* The name a shape keeps for the edge into v. */
+static uint32_t
+kept_value(const hw_graph *g, hw_node v)
+{
+    switch (g->label_kind[v]) {
+    case HW_LABEL_ATTR:
+    case HW_LABEL_LOCAL:
+    case HW_LABEL_CLOSURE:
+    case HW_LABEL_FIELD:
+        return g->label[v];
+    case HW_LABEL_KEY:
+        return is_attribute_dict(g, g->parent[v]) ? g->label[v] : HW_NONE;
+    default:
+        return HW_NONE;
+    }
+}
+
+uint32_t
+hw_shape_of(const hw_graph *g, hw_node v, hw_shapes *shapes, uint32_t *memo)
+{
+    /* Climb to the first node whose shape is known (or a path-tree root),
+       then come down computing each shape from its parent's.  The chain
+       is kept in a local stack grown on the heap: paths can be long. */
+    hw_node *stack = NULL;
+    size_t n = 0, cap = 0;
+    hw_node x = v;
+    while (memo[x] == HW_NONE) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            hw_node *ns = realloc(stack, cap * sizeof(hw_node));
+            if (ns == NULL) {
+                free(stack);
+                return HW_NONE;
+            }
+            stack = ns;
+        }
+        stack[n++] = x;
+        if (g->parent[x] == HW_NONE) {
+            break;
+        }
+        x = g->parent[x];
+    }
+    while (n > 0) {
+        hw_node y = stack[--n];
+        hw_node p = g->parent[y];
+        uint32_t id;
+        if (p == HW_NONE) {
+            uint8_t kind;
+            uint32_t value = HW_NONE;
+            if (g->root_of[y] != HW_NONE) {
+                kind = HW_SHAPE_NAMED;
+                value = g->root_label[g->root_of[y]];
+            }
+            else if (g->flags[y] & HW_HELD) {
+                kind = HW_SHAPE_HELD;
+            }
+            else {
+                kind = HW_SHAPE_UNREACHED;
+            }
+            id = intern(shapes, HW_NONE, kind, value, g->type[y]);
+        }
+        else {
+            id = intern(shapes, memo[p], g->label_kind[y], kept_value(g, y), g->type[y]);
+        }
+        if (id == HW_NONE) {
+            free(stack);
+            return HW_NONE;
+        }
+        memo[y] = id;
+    }
+    free(stack);
+    return memo[v];
+}
+
+static int
+cmp_group(const void *a, const void *b)
+{
+    const hw_group *x = a, *y = b;
+    if (x->count != y->count) {
+        return x->count > y->count ? -1 : 1;
+    }
+    if (x->bytes != y->bytes) {
+        return x->bytes > y->bytes ? -1 : 1;
+    }
+    return x->example < y->example ? -1 : (x->example > y->example);
+}
+
+/* Group retained sizes: a member counts its retained size unless another
+   member of its group dominates it (its subtree is already counted).  One
+   iterative depth-first pass over the dominator tree keeps, per group,
+   how many members are open on the current tree path. */
+int
+hw_group_retained(const hw_graph *g, const uint32_t *idom, const uint64_t *retained,
+                  const uint32_t *group_of, hw_group *groups, uint32_t n_groups)
+{
+    uint32_t n = g->n_nodes;
+    uint32_t *off = calloc((size_t)n + 2, sizeof(uint32_t));
+    uint32_t *kids = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    uint32_t *open = calloc((size_t)n_groups + 1, sizeof(uint32_t));
+    /* Each node is pushed once to enter and at most once to leave. */
+    uint64_t *stack = malloc(((size_t)n + 2) * 2 * sizeof(uint64_t));
+    uint32_t *fill = malloc(((size_t)n + 2) * sizeof(uint32_t));
+    int rc = -1;
+    if (!off || !kids || !open || !stack || !fill) {
+        goto done;
+    }
+    /* Children lists of the dominator tree; the virtual root is n. */
+    for (hw_node v = 0; v < n; v++) {
+        if (idom[v] != HW_NONE) {
+            off[idom[v] + 1]++;
+        }
+        else if (group_of[v] != HW_NONE) {
+            groups[group_of[v]].retained += retained[v];  /* unreached: alone */
+        }
+    }
+    for (uint32_t i = 0; i <= n; i++) {
+        off[i + 1] += off[i];
+    }
+    memcpy(fill, off, ((size_t)n + 1) * sizeof(uint32_t));
+    for (hw_node v = 0; v < n; v++) {
+        if (idom[v] != HW_NONE) {
+            kids[fill[idom[v]]++] = v;
+        }
+    }
+    /* Stack entries: (node << 1) for entering a node, (node << 1) | 1 for
+       leaving it; the virtual root n is entered first. */
+    size_t sp = 0;
+    stack[sp++] = (uint64_t)n << 1;
+    while (sp > 0) {
+        uint64_t top = stack[--sp];
+        hw_node v = (hw_node)(top >> 1);
+        if (top & 1) {
+            open[group_of[v]]--;
+            continue;
+        }
+        if (v < n && group_of[v] != HW_NONE) {
+            uint32_t gi = group_of[v];
+            if (open[gi] == 0) {
+                uint64_t sum = groups[gi].retained + retained[v];
+                groups[gi].retained = sum < retained[v] ? UINT64_MAX : sum;
+            }
+            open[gi]++;
+            stack[sp++] = ((uint64_t)v << 1) | 1;
+        }
+        for (uint32_t k = off[v]; k < off[v + 1]; k++) {
+            stack[sp++] = (uint64_t)kids[k] << 1;
+        }
+    }
+    rc = 0;
+done:
+    free(off);
+    free(kids);
+    free(open);
+    free(stack);
+    free(fill);
+    return rc;
+}
+
+int
+hw_retention(hw_graph *g, const uint32_t *idom, const uint64_t *retained,
+             hw_shapes *shapes, hw_group **groups_out, uint32_t *n_groups)
+{
+    uint32_t n = g->n_nodes;
+    uint32_t *memo = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    uint32_t *group_of_shape = NULL, *group_of = NULL;
+    hw_group *groups = NULL;
+    uint32_t ng = 0, capg = 0, cap_groups = 0;
+    int failed = 0;
+    if (memo == NULL) {
+        return -1;
+    }
+    memset(memo, 0xff, ((size_t)n + 1) * sizeof(uint32_t));
+    group_of = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    if (group_of == NULL) {
+        failed = -1;
+        goto done;
+    }
+    memset(group_of, 0xff, ((size_t)n + 1) * sizeof(uint32_t));
+    for (hw_node v = 0; v < n; v++) {
+        if (!(g->flags[v] & HW_TARGET)) {
+            continue;
+        }
+        uint32_t s = hw_shape_of(g, v, shapes, memo);
+        if (s == HW_NONE) {
+            failed = -1;
+            goto done;
+        }
+        /* group_of_shape grows with the shape table. */
+        if (group_of_shape == NULL || s >= capg) {
+            uint32_t cap = shapes->cap > s ? shapes->cap : s + 1;
+            uint32_t *ns = realloc(group_of_shape, (size_t)cap * sizeof(uint32_t));
+            if (ns == NULL) {
+                failed = -1;
+                goto done;
+            }
+            memset(ns + capg, 0xff, (size_t)(cap - capg) * sizeof(uint32_t));
+            group_of_shape = ns;
+            capg = cap;
+        }
+        uint32_t gi = group_of_shape[s];
+        if (gi == HW_NONE) {
+            if (ng == cap_groups) {
+                cap_groups = cap_groups ? cap_groups * 2 : 16;
+                hw_group *ngs = realloc(groups, (size_t)cap_groups * sizeof(hw_group));
+                if (ngs == NULL) {
+                    failed = -1;
+                    goto done;
+                }
+                groups = ngs;
+            }
+            gi = group_of_shape[s] = ng++;
+            groups[gi] = (hw_group){s, 0, 0, 0, v};
+        }
+        groups[gi].count++;
+        groups[gi].bytes += g->size[v];
+        group_of[v] = gi;
+    }
+    if (idom != NULL && retained != NULL && ng > 0
+        && hw_group_retained(g, idom, retained, group_of, groups, ng) < 0) {
+        failed = -1;
+        goto done;
+    }
+    if (ng > 1) {
+        qsort(groups, ng, sizeof(hw_group), cmp_group);
+    }
+done:
+    free(memo);
+    free(group_of);
+    free(group_of_shape);
+    if (failed) {
+        free(groups);
+        return failed;
+    }
+    *groups_out = groups;
+    *n_groups = ng;
+    return 0;
+}

@@ -1,0 +1,585 @@
+"""The reference graph, paths, retention groups and retained sizes, on heaps
+with known holders.
+
+Each test builds its holders, asks heapwatch, and checks the answer against
+what the test knows (the holder it made) or against gc.get_referents / a
+brute-force reachability computation on the same graph.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import threading
+import types
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import heapwatch
+from heapwatch import _engine
+
+
+class Target:
+    """The objects being explained."""
+
+    def __init__(self, tag: int = 0) -> None:
+        self.tag = tag
+
+
+class Slotted:
+    __slots__ = ("held", "other")
+
+    def __init__(self, held: object) -> None:
+        self.held = held
+        self.other = None
+
+
+class Holder:
+    items: list[Target] = []
+
+
+# One class per retention test, so that what other tests leave alive (a
+# failed test's frame, say) does not join the groups.
+class Kept1(Target):
+    pass
+
+
+class Kept2(Target):
+    pass
+
+
+class Kept3(Target):
+    pass
+
+
+class Kept4(Target):
+    pass
+
+
+def _closure_over(obj: object) -> Any:
+    secret = [obj]
+
+    def inner() -> list[object]:
+        return secret
+
+    return inner
+
+
+@pytest.fixture
+def module() -> Iterator[types.ModuleType]:
+    """A throwaway module registered in sys.modules."""
+    mod = types.ModuleType("hw_graph_testmod")
+    sys.modules[mod.__name__] = mod
+    try:
+        yield mod
+    finally:
+        del sys.modules[mod.__name__]
+
+
+# ---- paths to known holders ----------------------------------------------------
+
+
+@pytest.mark.valgrind
+def test_module_global_dict_list(module: types.ModuleType) -> None:
+    t = Target()
+    module.CACHE = {"dump": [Target(), t]}  # type: ignore[attr-defined]
+    path = heapwatch.why(t)  # `t`, the caller's own variable, does not count
+    assert path is not None
+    assert str(path) == "module hw_graph_testmod .CACHE ['dump'] -> list [1] -> Target"
+    assert path.root == "module hw_graph_testmod"
+    assert [s.kind for s in path.steps] == ["root", "field", "key", "key", "index"]
+    assert path.steps[-1].address == id(t)
+
+
+def test_instance_attributes_inline_dict_and_slots(module: types.ModuleType) -> None:
+    inline, with_dict, slotted = Target(), Target(), Target()
+    a = Target()
+    a.child = inline  # type: ignore[attr-defined]
+    b = Target()
+    b.__dict__  # materialize the instance dict
+    b.child = with_dict  # type: ignore[attr-defined]
+    module.A, module.B = a, b  # type: ignore[attr-defined]
+    module.S = Slotted(slotted)  # type: ignore[attr-defined]
+    del a, b  # the module is then the only holder
+    assert str(heapwatch.why(inline)) == "module hw_graph_testmod .A -> Target .child -> Target"
+    assert str(heapwatch.why(with_dict)) == "module hw_graph_testmod .B -> Target .child -> Target"
+    assert str(heapwatch.why(slotted)) == "module hw_graph_testmod .S -> Slotted .held -> Target"
+
+
+def test_inline_attribute_names_need_no_dict() -> None:
+    # Naming an edge out of an instance with inline values must not create
+    # its __dict__ (that would add a dict per instance on a big heap).
+    if not _engine._inline_attrs_available():
+        pytest.skip("inline attribute layout check failed on this build")
+    holder = Target()
+    holder.child = Target()  # type: ignore[attr-defined]
+    before = sys.getsizeof(holder)
+    path = heapwatch.why(holder.child)  # type: ignore[attr-defined]
+    assert path is not None and str(path).endswith(" local holder .child -> Target")
+    assert sys.getsizeof(holder) == before
+    assert not any(type(r) is dict and r.get("child") is holder.child  # type: ignore[attr-defined]
+                   for r in gc.get_referrers(holder.child))  # type: ignore[attr-defined]
+
+
+def test_class_attribute() -> None:
+    t = Target()
+    Holder.items.append(t)
+    try:
+        text = str(heapwatch.why(t))
+        assert text.startswith(f"module {__name__} .Holder -> type .items -> list [")
+        assert text.endswith("-> Target")
+    finally:
+        Holder.items.clear()
+
+
+def test_closure_variable(module: types.ModuleType) -> None:
+    t = Target()
+    module.HANDLER = _closure_over(t)  # type: ignore[attr-defined]
+    assert str(heapwatch.why(t)) == \
+        "module hw_graph_testmod .HANDLER -> function (closure secret) -> list [0] -> Target"
+
+
+def test_generator_frame_local(module: types.ModuleType) -> None:
+    def gen() -> Iterator[int]:
+        held = Target()
+        yield id(held)
+
+    g = gen()
+    addr = next(g)
+    module.G = g  # type: ignore[attr-defined]
+    del g
+    snap = heapwatch.snapshot()
+    path = snap.why(addr)
+    assert path is not None
+    assert str(path) == "module hw_graph_testmod .G -> generator local held -> Target"
+
+
+def test_thread_frame_local() -> None:
+    ready, done = threading.Event(), threading.Event()
+    box: list[int] = []
+
+    def worker() -> None:
+        mine = Target()
+        box.append(id(mine))
+        ready.set()
+        done.wait(10)
+
+    th = threading.Thread(target=worker, name="hw-worker")
+    th.start()
+    try:
+        assert ready.wait(10)
+        snap = heapwatch.snapshot()
+        path = snap.why(box[0])
+        assert path is not None
+        assert path.root is not None
+        assert path.root.startswith("thread hw-worker frame worker() at test_graph.py:")
+        assert path.root.endswith(" local mine")
+        assert len(path.steps) == 1
+    finally:
+        done.set()
+        th.join()
+
+
+def test_c_held_container() -> None:
+    # A list whose only reference is an extra count (what a C extension's
+    # global, or a reference leak, looks like): held from outside.
+    ctypes = pytest.importorskip("ctypes")
+    t = Target()
+    leaked = [t]
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(leaked))
+    addr = id(leaked)
+    del leaked
+    try:
+        path = heapwatch.why(t)
+        assert path is not None
+        assert path.root is None and path.held
+        assert str(path) == "list (held from outside) [0] -> Target"
+        assert path.steps[0].address == addr
+    finally:
+        obj = heapwatch.at(addr)
+        assert obj is not None
+        ctypes.pythonapi.Py_DecRef(ctypes.py_object(obj))
+        del obj
+
+
+def test_why_ignores_the_callers_own_variable(module: types.ModuleType) -> None:
+    t = Target()
+    module.KEEP = t  # type: ignore[attr-defined]
+    # `t` (this frame's local) also holds it; the answer is the module.
+    assert str(heapwatch.why(t)) == "module hw_graph_testmod .KEEP -> Target"
+
+
+def test_unreachable_object_has_no_path() -> None:
+    gc.collect()
+    gc.disable()
+    try:
+        a, b = Target(), Target()
+        a.other, b.other = b, a  # type: ignore[attr-defined]
+        addr = id(a)
+        del a, b
+        snap = heapwatch.snapshot()
+        node = snap.node_of(addr)
+        assert node is not None
+        assert snap.path(node) is None
+    finally:
+        gc.enable()
+        gc.collect()
+
+
+def test_heapwatch_temporaries_are_not_holders(module: types.ModuleType) -> None:
+    module.TS = [Target(i) for i in range(5)]  # type: ignore[attr-defined]
+    groups = heapwatch.retention(module.TS[:3])  # type: ignore[attr-defined]
+    assert [(g.count, g.via) for g in groups] == [(3, "module hw_graph_testmod .TS -> list [*]")]
+
+
+# ---- retention groups -------------------------------------------------------------
+
+
+def test_retention_groups_by_holder(module: types.ModuleType) -> None:
+    module.MANY = [Kept1(i) for i in range(300)]  # type: ignore[attr-defined]
+    module.BY_KEY = {f"k{i}": Kept1(i) for i in range(120)}  # type: ignore[attr-defined]
+    groups = heapwatch.retention(Kept1, limit=None)
+    by_via = {g.via: g for g in groups}
+    many = by_via["module hw_graph_testmod .MANY -> list [*]"]
+    keyed = by_via["module hw_graph_testmod .BY_KEY [*]"]
+    assert (many.count, keyed.count) == (300, 120)
+    assert groups[0] is not None and groups[0].count >= 300
+    assert many.bytes == sum(sys.getsizeof(t) for t in module.MANY)  # type: ignore[attr-defined]
+    assert many.retained is not None and many.retained >= many.bytes
+    assert str(many).startswith("300 Kept1 (")
+    assert many.example is not None and str(many.example).startswith(
+        "module hw_graph_testmod .MANY -> list [")
+
+
+def test_retention_limit_and_order(module: types.ModuleType) -> None:
+    module.A = [Kept2() for _ in range(30)]  # type: ignore[attr-defined]
+    module.B = [Kept2() for _ in range(20)]  # type: ignore[attr-defined]
+    module.C = [Kept2() for _ in range(10)]  # type: ignore[attr-defined]
+    groups = heapwatch.retention(Kept2, limit=2)
+    assert [g.count for g in groups] == [30, 20]
+    with pytest.raises(ValueError):
+        heapwatch.retention(Kept2, limit=-1)
+
+
+def test_type_retained_counts_shared_subtrees_once(module: types.ModuleType) -> None:
+    # Objects of one type that dominate one another: a linked chain.  The
+    # type retains the union of their subtrees (the head's), not the sum.
+    head = Kept3()
+    node = head
+    for i in range(10):
+        node.next = Kept3(i)  # type: ignore[attr-defined]
+        node = node.next  # type: ignore[attr-defined]
+    module.HEAD = head  # type: ignore[attr-defined]
+    del head, node
+    snap = heapwatch.snapshot()
+    n_head = snap.node_of(module.HEAD)  # type: ignore[attr-defined]
+    assert n_head is not None
+    whole = snap.graph.retained(n_head)
+    by_type = {r.type: r for r in snap.top_retainers(10_000, by="type")}
+    kept = by_type["tests.test_graph.Kept3"]
+    assert (kept.count, kept.retained) == (11, whole)
+    members = [snap.graph.retained(n) for n in snap.nodes_of("Kept3")]
+    assert sum(members) > whole
+    # A retention group never has a member dominating another (the
+    # dominator is on the member's path, which makes the path longer), so
+    # its retained size is the sum over its members.
+    for g in snap.retention("Kept3", None):
+        assert g.count == 1
+        assert g.example is not None
+        node = snap.node_of(g.example.steps[-1].address)
+        assert g.retained == snap.graph.retained(node)
+
+
+# ---- the graph against gc.get_referents ----------------------------------------------
+
+
+def test_edges_are_gc_referents_in_order(module: types.ModuleType) -> None:
+    objs: list[Any] = [[1, "x", Target()], {"a": Target(), "b": (1, 2)}, Target(),
+                       Slotted([]), (Target(), "y")]
+    module.OBJS = objs  # type: ignore[attr-defined]
+    snap = heapwatch.snapshot()
+    g = snap.graph
+    for o in objs:
+        n = g.find(id(o))
+        assert n is not None
+        got = [g.node(r)[1] for r in g.referents(n)]
+        assert got == [id(r) for r in gc.get_referents(o)], type(o)
+        for r in g.referents(n):
+            assert n in g.referrers(r)
+
+
+def test_untracked_objects_are_nodes(module: types.ModuleType) -> None:
+    module.S = "a string only this test makes " + str(os.getpid())  # type: ignore[attr-defined]
+    snap = heapwatch.snapshot()
+    s = module.S  # type: ignore[attr-defined]
+    n = snap.node_of(s)
+    assert n is not None
+    tname, addr, size, _held, tracked, repr_ = snap.graph.node(n)
+    assert (tname, addr, size, tracked, repr_) == ("str", id(s), sys.getsizeof(s), False, None)
+    assert str(snap.why(s)) == "module hw_graph_testmod .S -> str"
+
+
+def test_sizes_match_getsizeof_including_python_sizeof(module: types.ModuleType) -> None:
+    class Sized:
+        def __sizeof__(self) -> int:
+            return 4321
+
+    module.X = Sized()  # type: ignore[attr-defined]
+    module.L = list(range(100))  # type: ignore[attr-defined]
+    snap = heapwatch.snapshot()
+    for o in (module.X, module.L, module.__dict__):  # type: ignore[attr-defined]
+        n = snap.node_of(o)
+        assert n is not None and snap.graph.node(n)[2] == sys.getsizeof(o)
+
+
+def test_memory_per_node_and_edge() -> None:
+    info = heapwatch.snapshot().info
+    assert info["graph_bytes"] <= 40 * info["nodes"] + 8 * info["edges"]
+    assert info["tracked"] <= info["nodes"]
+
+
+# ---- retained sizes against reachability ---------------------------------------------
+
+
+def _brute_retained(g: Any, d: int) -> int:
+    """Bytes no longer reachable from the roots once node d is removed."""
+    info = g.info
+    n = info["nodes"]
+    roots = set()
+    for v in range(n):
+        p = g.path(v)
+        if p is not None and p[2] and len(p[2]) == 1:
+            roots.add(v)
+    seen = set(r for r in roots if r != d)
+    stack = list(seen)
+    while stack:
+        v = stack.pop()
+        for w in g.referents(v):
+            if w != d and w not in seen:
+                seen.add(w)
+                stack.append(w)
+    reach_all = set(roots)
+    stack = list(roots)
+    while stack:
+        v = stack.pop()
+        for w in g.referents(v):
+            if w not in reach_all:
+                reach_all.add(w)
+                stack.append(w)
+    return sum(g.node(v)[2] for v in reach_all - seen)
+
+
+@pytest.mark.slow
+def test_retained_sizes_match_reachability(module: types.ModuleType) -> None:
+    shared = Target()
+    module.A = [Target(i) for i in range(20)] + [shared]  # type: ignore[attr-defined]
+    module.B = {"shared": shared, "own": [Target(), Target()]}  # type: ignore[attr-defined]
+    snap = heapwatch.snapshot()
+    g = snap.graph
+    for o in (module.A, module.B, shared):  # type: ignore[attr-defined]
+        n = g.find(id(o))
+        assert g.retained(n) == _brute_retained(g, n)
+    # The shared object is dominated by neither holder.
+    n_shared = g.find(id(shared))
+    assert g.idom(n_shared) not in (g.find(id(module.A)), g.find(id(module.B)))  # type: ignore[attr-defined]
+
+
+def test_top_retainers(module: types.ModuleType) -> None:
+    module.BIG = [bytes(200_000) for _ in range(20)]  # type: ignore[attr-defined]
+    tops = heapwatch.top_retainers(50)
+    lists = [r for r in tops if r.address == id(module.BIG)]  # type: ignore[attr-defined]
+    assert lists and lists[0].retained >= 20 * 200_000
+    assert [r.retained for r in tops] == sorted((r.retained for r in tops), reverse=True)
+    by_type = heapwatch.top_retainers(200, by="type")
+    assert any(r.type == "bytes" and r.count >= 20 for r in by_type)
+    with pytest.raises(ValueError):
+        heapwatch.top_retainers(3, by="nonsense")
+
+
+# ---- snapshots --------------------------------------------------------------------------
+
+
+def test_snapshot_round_trip(tmp_path: Any, module: types.ModuleType) -> None:
+    module.CACHE = {"dump": [Target()]}  # type: ignore[attr-defined]
+    t = id(module.CACHE["dump"][0])  # type: ignore[attr-defined]
+    snap = heapwatch.snapshot()
+    f = tmp_path / "heap.hwsnap"
+    snap.save(f)
+    assert os.stat(f).st_mode & 0o777 == 0o600
+    back = heapwatch.load(f)
+    assert back.census() == snap.census()
+    assert str(back.why(t)) == str(snap.why(t)) == \
+        "module hw_graph_testmod .CACHE ['dump'] -> list [0] -> Target"
+    assert [(g.count, g.bytes, g.retained, g.via) for g in back.retention("Target", None)] == \
+        [(g.count, g.bytes, g.retained, g.via) for g in snap.retention("Target", None)]
+    assert back.info["nodes"] == snap.info["nodes"]
+    assert back.info["edges"] == snap.info["edges"]
+
+
+def test_snapshot_overwrites_with_0600(tmp_path: Any) -> None:
+    f = tmp_path / "heap.hwsnap"
+    f.write_text("old")
+    os.chmod(f, 0o644)
+    heapwatch.snapshot().save(f)
+    assert os.stat(f).st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["heap.hwsnap"]
+
+
+def test_reprs_only_when_asked(module: types.ModuleType) -> None:
+    secret = "hunter2-" + str(os.getpid())
+    module.PASSWORD = secret  # type: ignore[attr-defined]
+    plain = heapwatch.snapshot()
+    n = plain.node_of(secret)
+    assert n is not None and plain.graph.node(n)[5] is None
+    assert plain.info["has_reprs"] is False
+    with_reprs = heapwatch.snapshot(reprs=True)
+    n = with_reprs.node_of(secret)
+    assert n is not None and with_reprs.graph.node(n)[5] == repr(secret)
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncate", "flip", "text"])
+def test_load_rejects_damaged_files(tmp_path: Any, damage: str) -> None:
+    f = tmp_path / "heap.hwsnap"
+    heapwatch.snapshot().save(f)
+    data = bytearray(f.read_bytes())
+    if damage == "empty":
+        data = bytearray()
+    elif damage == "truncate":
+        data = data[: len(data) // 2]
+    elif damage == "flip":
+        data[len(data) // 3] ^= 0x40
+    else:
+        data = bytearray(b"hello, this is not a snapshot\n" * 10)
+    f.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="heap.hwsnap"):
+        heapwatch.load(f)
+
+
+def test_load_errors(tmp_path: Any) -> None:
+    with pytest.raises(FileNotFoundError):
+        heapwatch.load(tmp_path / "missing")
+    with pytest.raises(OSError):
+        heapwatch.load(tmp_path)
+    with pytest.raises(TypeError):
+        heapwatch.load(42)  # type: ignore[arg-type]
+
+
+def test_diff_shows_growth_and_its_holders(module: types.ModuleType) -> None:
+    before = heapwatch.snapshot()
+    module.GROWN = [Kept4(i) for i in range(400)]  # type: ignore[attr-defined]
+    after = heapwatch.snapshot()
+    rows, groups = after.diff(before, limit=5)
+    top = {name: delta for name, _count, delta, _b in rows}
+    assert top.get("tests.test_graph.Kept4") == 400
+    assert any(g.via == "module hw_graph_testmod .GROWN -> list [*]" and g.count == 400
+               for g in groups)
+
+
+# ---- the engine's arguments and safety ----------------------------------------------
+
+
+def test_graph_argument_errors() -> None:
+    with pytest.raises(TypeError):
+        _engine.graph("roots")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        _engine.graph([("label",)])  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        _engine.graph([(1, object())])  # type: ignore[list-item]
+    with pytest.raises(ValueError):
+        _engine.graph([], labels="some")
+    with pytest.raises(TypeError):
+        _engine.graph([], quiet=[1])  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        _engine.Graph()  # type: ignore[call-arg]
+    g = _engine.graph([])
+    with pytest.raises(IndexError):
+        g.node(len(g))
+    with pytest.raises(IndexError):
+        g.path(-1)
+    with pytest.raises(TypeError):
+        g.node("0")  # type: ignore[arg-type]
+    assert g.find(-5) is None
+    with pytest.raises(ValueError):
+        g.top_retainers(-1)
+
+
+def test_audit_event(tmp_path: Any) -> None:
+    # Audit hooks cannot be removed: this one records only while on.
+    seen: list[tuple[str, tuple[Any, ...]]] = []
+    state = {"on": False, "veto": False}
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if state["on"] and event.startswith("heapwatch."):
+            seen.append((event, args))
+            if state["veto"]:
+                raise PermissionError("no heap graphs here")
+
+    sys.addaudithook(hook)
+    state["on"] = True
+    try:
+        snap = heapwatch.snapshot(reprs=True)
+        snap.save(tmp_path / "s.hwsnap")
+        assert seen == [("heapwatch.graph", (True,)),
+                        ("heapwatch.snapshot.save", (str(tmp_path / "s.hwsnap"),))]
+        state["veto"] = True
+        with pytest.raises(PermissionError):
+            heapwatch.why(snap)
+        assert not (tmp_path / "t.hwsnap").exists()
+        with pytest.raises(PermissionError):
+            snap.save(tmp_path / "t.hwsnap")
+        assert not (tmp_path / "t.hwsnap").exists()
+    finally:
+        state["on"] = False
+        seen.clear()
+
+
+def test_why_leaves_reference_counts_alone(module: types.ModuleType) -> None:
+    t = Target()
+    module.T = t  # type: ignore[attr-defined]
+    heapwatch.why(t)
+    gc.collect()
+    before = sys.getrefcount(t), sys.getrefcount(module), sys.getrefcount(Target)
+    for _ in range(20):
+        heapwatch.why(t)
+        heapwatch.retention(Target)
+    gc.collect()
+    assert (sys.getrefcount(t), sys.getrefcount(module), sys.getrefcount(Target)) == before
+
+
+def test_gc_state_restored() -> None:
+    assert gc.isenabled()
+    heapwatch.snapshot()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        heapwatch.snapshot()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_graph_while_threads_allocate() -> None:
+    stop = threading.Event()
+
+    def churn() -> None:
+        keep: list[Any] = []
+        while not stop.is_set():
+            keep.append([Target() for _ in range(50)])
+            if len(keep) > 100:
+                keep.clear()
+
+    threads = [threading.Thread(target=churn) for _ in range(2)]
+    for th in threads:
+        th.start()
+    try:
+        for _ in range(5):
+            snap = heapwatch.snapshot()
+            assert len(snap) > 0
+            snap.retention("Target", 3)
+    finally:
+        stop.set()
+        for th in threads:
+            th.join()
