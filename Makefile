@@ -77,7 +77,8 @@ test-valgrind: $(VENV)/.ok
 	.venv-debug/bin/python tools/valgrind_check.py -- \
 	  .venv-debug/bin/python -m pytest -q -p no:cacheprovider -p no:django -p no:asyncio \
 	  -W ignore::pytest.PytestConfigWarning -m valgrind \
-	  tests/test_census.py tests/test_growth.py tests/test_safety.py tests/test_tools.py
+	  tests/test_census.py tests/test_growth.py tests/test_safety.py tests/test_tools.py \
+	  tests/test_graph.py
 
 clean:
 	rm -rf .venv .venv-* build src/*.egg-info src/heapwatch/*.so
