@@ -43,6 +43,11 @@ if _mode == "off":
     MIDDLEWARE = []
 elif _mode.startswith("1/"):
     HEAPWATCH["SAMPLE_RATE"] = 1 / int(_mode[2:])
+else:
+    # The demo also asks what holds the growth (a graph of the worker's
+    # heap per logged request: fine for a demo, rate limited in production).
+    HEAPWATCH.update({"RETENTION": True, "RETENTION_INTERVAL": 0,
+                      "RETENTION_TYPES": 3, "RETENTION_GROUPS": 1})
 
 LOGGING = {
     "version": 1,

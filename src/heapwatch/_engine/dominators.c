@@ -37,7 +37,8 @@
  * 3. w = 1 up to k finds idom(w) by climbing the dominator tree built so
  * far.  The plain climb, one idom at a time, takes quadratic time on a
  * long list whose items are also held from elsewhere; skew-binary jump
- * pointers make each climb O(log n).
+ * pointers make each climb O(log n).  Pass 2, with path compression but
+ * no balancing, is O(m log n); so is the whole.
  *
  * Nothing recurses: the DFS keeps its own stack, and eval() compresses a
  * path by reversing its pointers instead of stacking them.
@@ -54,7 +55,7 @@ typedef union {
     } stack;
     struct {
         uint32_t ancestor, label;       /* see eval() */
-    } f;
+    } forest;
     struct {
         uint32_t jump, depth;           /* see pass 3 */
     } tree;
@@ -77,30 +78,30 @@ typedef union {
 static uint32_t
 eval(uint32_t u, uint32_t w, dom_link *link)
 {
-    if (link[u].f.ancestor <= w) {
-        return link[u].f.label;
+    if (link[u].forest.ancestor <= w) {
+        return link[u].forest.label;
     }
     /* Climb to the last linked node of the path, u = x0 -> x1 -> ... ->
        xm, turning each ancestor pointer around (x_j then points to
        x_{j-1}, x0 to HW_NONE) so that the way back down needs no stack. */
     uint32_t below = HW_NONE, x = u;
-    while (link[x].f.ancestor > w) {
-        uint32_t up = link[x].f.ancestor;
-        link[x].f.ancestor = below;
+    while (link[x].forest.ancestor > w) {
+        uint32_t up = link[x].forest.ancestor;
+        link[x].forest.ancestor = below;
         below = x;
         x = up;
     }
     /* Back down: every x_j (j < m) now points past xm, at xm's ancestor,
        and its label takes the smallest semi of the path it skips. */
-    uint32_t top = link[x].f.ancestor, best = link[x].f.label;
+    uint32_t top = link[x].forest.ancestor, best = link[x].forest.label;
     for (x = below; x != HW_NONE; ) {
-        uint32_t down = link[x].f.ancestor;
-        link[x].f.ancestor = top;
-        if (best < link[x].f.label) {
-            link[x].f.label = best;
+        uint32_t down = link[x].forest.ancestor;
+        link[x].forest.ancestor = top;
+        if (best < link[x].forest.label) {
+            link[x].forest.label = best;
         }
         else {
-            best = link[x].f.label;
+            best = link[x].forest.label;
         }
         x = down;
     }
@@ -175,8 +176,11 @@ hw_dominators(uint32_t n,
                 if (depth >= 3) {
                     PREFETCH(&out_adj[link[depth - 3].stack.edge]);
                 }
-                if (depth >= 2 && link[depth - 2].stack.edge < link[depth - 2].stack.end) {
-                    PREFETCH(&pre[out_adj[link[depth - 2].stack.edge]]);
+                if (depth >= 2) {
+                    uint32_t next = link[depth - 2].stack.edge;
+                    if (next < link[depth - 2].stack.end) {
+                        PREFETCH(&pre[out_adj[next]]);
+                    }
                 }
                 continue;
             }
@@ -198,7 +202,7 @@ hw_dominators(uint32_t n,
        w - 4 * AHEAD, the predecessors of w - 3 * AHEAD, their numbers for
        w - 2 * AHEAD, their links for w - AHEAD. */
     for (uint32_t w = 0; w <= k; w++) {
-        link[w].f.ancestor = parent[w];
+        link[w].forest.ancestor = parent[w];
     }
     enum { AHEAD = 4 };
     for (uint32_t w = k; w >= 1; w--) {
@@ -234,7 +238,7 @@ hw_dominators(uint32_t n,
                 s = c;
             }
         }
-        semi[w] = link[w].f.label = s;
+        semi[w] = link[w].forest.label = s;
     }
 
     /* 3. Immediate dominators, w = 1 up to k.  Invariant at step w: for
