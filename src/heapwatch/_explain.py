@@ -195,11 +195,15 @@ def _is_own_frame(f: types.FrameType) -> bool:
     return os.path.dirname(os.path.abspath(f.f_code.co_filename)) == _OWN_DIR
 
 
-def collect_roots(skip_values: Iterable[object] = ()) -> list[tuple[str, object]]:
+def collect_roots(skip_values: Iterable[object] = (),
+                  made: list[object] | None = None) -> list[tuple[str, object]]:
     """The named roots: every module in sys.modules, then the local variables
     of every thread's running frames (heapwatch's own frames left out, and in
     the calling thread the locals whose value is in skip_values: the objects
-    being explained, which the caller holds)."""
+    being explained, which the caller holds).  Reading a function frame's
+    f_locals makes CPython 3.11 and 3.12 cache a dict of its variables on
+    the frame; those dicts are appended to `made`, for the graph to leave
+    out (they would show as holders of every local variable)."""
     skip = {id(o) for o in skip_values}
     roots: list[tuple[str, object]] = [(f"module {name}", mod)
                                        for name, mod in list(sys.modules.items())
@@ -212,7 +216,10 @@ def collect_roots(skip_values: Iterable[object] = ()) -> list[tuple[str, object]
             if not _is_own_frame(f):
                 where = (f"thread {names.get(tid, tid)} frame {f.f_code.co_name}() at "
                          f"{os.path.basename(f.f_code.co_filename)}:{f.f_lineno}")
-                for var, value in list(f.f_locals.items()):
+                local_vars = f.f_locals
+                if made is not None and type(local_vars) is dict and local_vars is not f.f_globals:
+                    made.append(local_vars)
+                for var, value in list(local_vars.items()):
                     if tid == me and id(value) in skip:
                         continue
                     roots.append((f"{where} local {var}", value))
@@ -240,9 +247,10 @@ def _graph(targets: Any = None, labels: Literal["targets", "all", "none"] = "tar
     """Build the graph.  The containers heapwatch makes for a query (and
     the caller's, in exclude) are left out of it: they would show as the
     holders of what is being explained."""
-    roots = collect_roots(skip)
+    made: list[object] = []
+    roots = collect_roots(skip, made)
     return _engine.graph(roots, targets=targets, labels=labels, reprs=reprs,
-                         exclude=exclude, quiet=quiet)
+                         exclude=exclude + tuple(made) + (made,), quiet=quiet)
 
 
 # ---- snapshots ---------------------------------------------------------------

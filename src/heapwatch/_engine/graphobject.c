@@ -616,9 +616,10 @@ graph_node(GraphObject *self, PyObject *arg)
     else {
         Py_INCREF(repr);
     }
-    return Py_BuildValue("(NKKiiN)", name, (unsigned long long)g->addr[v],
+    return Py_BuildValue("(NKKNNN)", name, (unsigned long long)g->addr[v],
                          (unsigned long long)g->size[v],
-                         (g->flags[v] & HW_HELD) != 0, v < g->n_tracked, repr);
+                         PyBool_FromLong((g->flags[v] & HW_HELD) != 0),
+                         PyBool_FromLong(v < g->n_tracked), repr);
 }
 
 static PyObject *
@@ -754,6 +755,12 @@ ensure_dominators(GraphObject *self)
         PyErr_NoMemory();
         return -1;
     }
+    if (self->idom != NULL) {
+        /* Another thread computed them while the GIL was released. */
+        free(idom);
+        free(retained);
+        return 0;
+    }
     self->idom = idom;
     self->retained = retained;
     return 0;
@@ -834,31 +841,49 @@ graph_top_retainers(GraphObject *self, PyObject *args, PyObject *kwds)
     return list;
 }
 
-/* The nodes of a list of node ids, flagged HW_TARGET (cleared first). */
-static int
-set_targets(GraphObject *self, PyObject *nodes)
+/* The nodes to group: a sequence of node ids, or None for the targets
+   marked when the graph was built.  A malloc'd array (*n set), or NULL
+   with an exception set. */
+static hw_node *
+target_array(GraphObject *self, PyObject *nodes, uint32_t *n)
 {
     hw_graph *g = self->g;
+    hw_node *out;
+    *n = 0;
     if (nodes == Py_None) {
-        return 0;               /* keep the targets the build marked */
+        out = malloc(((size_t)g->n_nodes + 1) * sizeof(hw_node));
+        if (out == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        for (hw_node v = 0; v < g->n_nodes; v++) {
+            if (g->flags[v] & HW_TARGET) {
+                out[(*n)++] = v;
+            }
+        }
+        return out;
     }
     PyObject *seq = PySequence_Fast(nodes, "nodes must be a sequence of node ids");
     if (seq == NULL) {
-        return -1;
+        return NULL;
     }
-    for (hw_node v = 0; v < g->n_nodes; v++) {
-        g->flags[v] &= (uint8_t)~HW_TARGET;
+    Py_ssize_t len = PySequence_Fast_GET_SIZE(seq);
+    out = malloc(((size_t)len + 1) * sizeof(hw_node));
+    if (out == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return NULL;
     }
-    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
-        hw_node v;
-        if (parse_node(self, PySequence_Fast_GET_ITEM(seq, i), &v) < 0) {
+    for (Py_ssize_t i = 0; i < len; i++) {
+        if (parse_node(self, PySequence_Fast_GET_ITEM(seq, i), &out[i]) < 0) {
             Py_DECREF(seq);
-            return -1;
+            free(out);
+            return NULL;
         }
-        g->flags[v] |= HW_TARGET;
     }
+    *n = (uint32_t)len;
     Py_DECREF(seq);
-    return 0;
+    return out;
 }
 
 static const char *
@@ -920,14 +945,18 @@ graph_retention(GraphObject *self, PyObject *args, PyObject *kwds)
     }
     hw_graph *g = self->g;
     if (g->parent == NULL) {
-        if (hw_graph_paths(g) < 0) {
-            return PyErr_NoMemory();
-        }
+        /* The graph is never changed after it is made (other threads may
+           be reading it with the GIL released): no path tree, no groups. */
+        PyErr_SetString(PyExc_ValueError, "this graph has no path tree");
+        return NULL;
     }
-    if (set_targets(self, nodes) < 0) {
+    uint32_t n_targets;
+    hw_node *targets = target_array(self, nodes, &n_targets);
+    if (targets == NULL) {
         return NULL;
     }
     if (want_retained && ensure_dominators(self) < 0) {
+        free(targets);
         return NULL;
     }
     hw_shapes shapes;
@@ -936,9 +965,10 @@ graph_retention(GraphObject *self, PyObject *args, PyObject *kwds)
     uint32_t ng = 0;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = hw_retention(g, want_retained ? self->idom : NULL,
+    rc = hw_retention(g, targets, n_targets, want_retained ? self->idom : NULL,
                       want_retained ? self->retained : NULL, &shapes, &groups, &ng);
     Py_END_ALLOW_THREADS
+    free(targets);
     if (rc < 0) {
         hw_shapes_clear(&shapes);
         return PyErr_NoMemory();

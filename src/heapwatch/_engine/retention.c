@@ -260,7 +260,8 @@ done:
 }
 
 int
-hw_retention(hw_graph *g, const uint32_t *idom, const uint64_t *retained,
+hw_retention(const hw_graph *g, const hw_node *targets, uint32_t n_targets,
+             const uint32_t *idom, const uint64_t *retained,
              hw_shapes *shapes, hw_group **groups_out, uint32_t *n_groups)
 {
     uint32_t n = g->n_nodes;
@@ -279,9 +280,10 @@ hw_retention(hw_graph *g, const uint32_t *idom, const uint64_t *retained,
         goto done;
     }
     memset(group_of, 0xff, ((size_t)n + 1) * sizeof(uint32_t));
-    for (hw_node v = 0; v < n; v++) {
-        if (!(g->flags[v] & HW_TARGET)) {
-            continue;
+    for (uint32_t i = 0; i < n_targets; i++) {
+        hw_node v = targets[i];
+        if (v >= n || group_of[v] != HW_NONE) {
+            continue;           /* out of range, or a repeat */
         }
         uint32_t s = hw_shape_of(g, v, shapes, memo);
         if (s == HW_NONE) {

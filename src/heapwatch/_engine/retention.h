@@ -45,12 +45,15 @@ typedef struct {
     hw_node example;            /* the member with the lowest id */
 } hw_group;
 
-/* Groups the nodes flagged HW_TARGET (g needs its path tree, and labels
-   on the targets' paths: names.h).  idom and
-   retained (dominators.h) may be NULL.  On success *groups (malloc'd,
-   sorted by count, then bytes, descending) and *n_groups are set, and
-   shapes holds every shape they use.  Returns 0, or -1 when out of memory. */
-int hw_retention(hw_graph *g, const uint32_t *idom, const uint64_t *retained,
+/* Groups the nodes targets[0 .. n_targets) (repeats are counted once);
+   g needs its path tree, and labels on the targets' paths (names.h).
+   idom and retained (dominators.h) may be NULL.  On success *groups
+   (malloc'd, sorted by count, then bytes, descending) and *n_groups are
+   set, and shapes holds every shape they use.  Reads g only, so it may run
+   without the GIL while other threads read g.  Returns 0, or -1 when out
+   of memory. */
+int hw_retention(const hw_graph *g, const hw_node *targets, uint32_t n_targets,
+                 const uint32_t *idom, const uint64_t *retained,
                  hw_shapes *shapes, hw_group **groups, uint32_t *n_groups);
 
 /* The shape of one node, computed as hw_retention does (HW_NONE on
