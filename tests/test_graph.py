@@ -393,6 +393,10 @@ def test_top_retainers(module: types.ModuleType) -> None:
     lists = [r for r in tops if r.address == id(module.BIG)]  # type: ignore[attr-defined]
     assert lists and lists[0].retained >= 20 * 200_000
     assert [r.retained for r in tops] == sorted((r.retained for r in tops), reverse=True)
+    # The two selection methods (small n: one pass; large n: a sort) agree.
+    snap = heapwatch.snapshot()
+    few, many = snap.graph.top_retainers(10), snap.graph.top_retainers(10**9)
+    assert len(many) == len(snap) and many[:10] == few
     by_type = heapwatch.top_retainers(200, by="type")
     assert any(r.type == "bytes" and r.count >= 20 for r in by_type)
     with pytest.raises(ValueError):

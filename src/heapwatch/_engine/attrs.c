@@ -63,6 +63,13 @@ visit_attrs(PyObject *obj, hw_attrfn fn, void *arg)
     }
     PyDictUnicodeEntry *entries = DK_UNICODE_ENTRIES(keys);
     Py_ssize_t n = keys->dk_nentries;
+#if PY_VERSION_HEX >= 0x030D0000
+    /* 3.13: the shared keys may have grown past what this instance's
+       inline array holds (CPython's traverse stops at its capacity). */
+    if (n > values->capacity) {
+        n = values->capacity;
+    }
+#endif
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *value = values->values[i];
         PyObject *name = entries[i].me_key;

@@ -377,7 +377,7 @@ hw_graph_py(PyObject *module, PyObject *args, PyObject *kwds)
     }
     /* The exclusion covers our own temporaries too. */
     Py_ssize_t nx = PyTuple_GET_SIZE(excl);
-    PyObject **xs = PyMem_Malloc(((size_t)nx + 2) * sizeof(PyObject *));
+    PyObject **xs = PyMem_Malloc(((size_t)nx + 3) * sizeof(PyObject *));
     if (xs == NULL) {
         Py_DECREF(excl);
         Py_XDECREF(targets_list);
@@ -389,6 +389,9 @@ hw_graph_py(PyObject *module, PyObject *args, PyObject *kwds)
     xs[nx++] = excl;
     if (targets_list) {
         xs[nx++] = targets_list;
+    }
+    if (quiet) {
+        xs[nx++] = quiet;
     }
     hw_build b;
     PyObject *result = NULL;
@@ -790,6 +793,20 @@ graph_idom(GraphObject *self, PyObject *arg)
     return PyLong_FromUnsignedLong(d);
 }
 
+/* qsort has no context argument: the keys of the one sort in progress
+   (under the GIL). */
+static const uint64_t *sort_retained;
+
+static int
+cmp_retained(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    if (sort_retained[x] != sort_retained[y]) {
+        return sort_retained[x] > sort_retained[y] ? -1 : 1;
+    }
+    return x < y ? -1 : (x > y);
+}
+
 /* top_retainers(n) -> [(node, retained)], largest first. */
 static PyObject *
 graph_top_retainers(GraphObject *self, PyObject *args, PyObject *kwds)
@@ -807,25 +824,41 @@ graph_top_retainers(GraphObject *self, PyObject *args, PyObject *kwds)
         return NULL;
     }
     hw_graph *g = self->g;
-    /* A bounded selection: keep the best `limit` in a sorted array.  With
-       small limits this is one pass; limit >= n sorts everything. */
+    /* The best `limit`, largest first, ties by node id.  A small limit
+       keeps a sorted array in one pass (O(n k)); a large one sorts every
+       node (O(n log n)). */
     size_t k = (size_t)limit < g->n_nodes ? (size_t)limit : g->n_nodes;
-    uint32_t *best = malloc((k + 1) * sizeof(uint32_t));
-    if (best == NULL) {
-        return PyErr_NoMemory();
-    }
     size_t have = 0;
-    for (hw_node v = 0; v < g->n_nodes && k > 0; v++) {
-        uint64_t r = self->retained[v];
-        if (have == k && r <= self->retained[best[k - 1]]) {
-            continue;
+    uint32_t *best;
+    if (k > 64) {
+        best = malloc(((size_t)g->n_nodes + 1) * sizeof(uint32_t));
+        if (best == NULL) {
+            return PyErr_NoMemory();
         }
-        size_t pos = have < k ? have++ : k - 1;
-        while (pos > 0 && self->retained[best[pos - 1]] < r) {
-            best[pos] = best[pos - 1];
-            pos--;
+        for (hw_node v = 0; v < g->n_nodes; v++) {
+            best[v] = v;
         }
-        best[pos] = v;
+        sort_retained = self->retained;
+        qsort(best, g->n_nodes, sizeof(uint32_t), cmp_retained);
+        have = k;
+    }
+    else {
+        best = malloc((k + 1) * sizeof(uint32_t));
+        if (best == NULL) {
+            return PyErr_NoMemory();
+        }
+        for (hw_node v = 0; v < g->n_nodes && k > 0; v++) {
+            uint64_t r = self->retained[v];
+            if (have == k && r <= self->retained[best[k - 1]]) {
+                continue;
+            }
+            size_t pos = have < k ? have++ : k - 1;
+            while (pos > 0 && self->retained[best[pos - 1]] < r) {
+                best[pos] = best[pos - 1];
+                pos--;
+            }
+            best[pos] = v;
+        }
     }
     PyObject *list = PyList_New((Py_ssize_t)have);
     for (size_t i = 0; list != NULL && i < have; i++) {
