@@ -399,6 +399,11 @@ def test_top_retainers(module: types.ModuleType) -> None:
     assert len(many) == len(snap) and many[:10] == few
     by_type = heapwatch.top_retainers(200, by="type")
     assert any(r.type == "bytes" and r.count >= 20 for r in by_type)
+    holders = heapwatch.top_retainers(30, by="holder")
+    assert all(isinstance(g, heapwatch.Group) for g in holders)
+    big = [g for g in holders if g.via == "module hw_graph_testmod .BIG -> list [*]"]
+    assert big and big[0].count == 20 and big[0].retained == 20 * sys.getsizeof(bytes(200_000))
+    assert [g.retained for g in holders] == sorted((g.retained for g in holders), reverse=True)
     with pytest.raises(ValueError):
         heapwatch.top_retainers(3, by="nonsense")
 

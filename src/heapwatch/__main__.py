@@ -3,7 +3,7 @@
     python -m heapwatch census FILE [--limit N]
     python -m heapwatch diff OLD NEW [--limit N]
     python -m heapwatch why FILE ADDRESS|TYPE [--limit N]
-    python -m heapwatch top FILE [--limit N] [--by object|type]
+    python -m heapwatch top FILE [--limit N] [--by object|type|holder]
 
 A snapshot is written on the server by heapwatch.snapshot().save(path).
 Nothing here needs the server's code: type names, edge names and sizes are
@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from heapwatch._explain import Snapshot, _bytes, load
+from heapwatch._explain import Retainer, Snapshot, _bytes, load
 
 
 def _load(path: str) -> Snapshot:
@@ -94,8 +94,8 @@ def cmd_why(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_top(args: argparse.Namespace, out: TextIO) -> int:
     snap = _load(args.file)
-    for r in snap.top_retainers(args.limit if args.limit is not None else 10, by=args.by):
-        if args.by == "type":
+    for r in snap.top_retainers(args.limit, by=args.by):
+        if isinstance(r, Retainer) and args.by == "type":
             out.write(f"{_bytes(r.retained):>10}  {r.count:>10,}  {r.type}\n")
         else:
             out.write(f"{r}\n")
@@ -130,7 +130,7 @@ def parser() -> argparse.ArgumentParser:
     t = sub.add_parser("top", help="what retains the most memory (dominator tree)")
     t.add_argument("file")
     t.add_argument("--limit", type=_limit, default=10)
-    t.add_argument("--by", choices=("object", "type"), default="object")
+    t.add_argument("--by", choices=("object", "type", "holder"), default="object")
     t.set_defaults(run=cmd_top)
     return p
 

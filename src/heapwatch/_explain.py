@@ -303,12 +303,14 @@ class Snapshot:
         return nodes
 
     def retention(self, what: str | list[int] | None = None, limit: int | None = 10, *,
-                  retained: bool = True) -> list[Group]:
+                  retained: bool = True, by: Literal["count", "retained"] = "count") -> list[Group]:
         """Group objects by the shape of their retention path.  what: a type
-        name ('FirstModel' or 'app.models.FirstModel'), a list of nodes, or
-        None for the targets marked when the graph was built."""
-        nodes = self.nodes_of(what) if isinstance(what, str) else what
-        rows = self.graph.retention(nodes, limit, retained=retained)
+        name ('FirstModel' or 'app.models.FirstModel'), a list of nodes,
+        "*" for every object, or None for the targets marked when the graph
+        was built.  Largest count first, or largest retained size with
+        by="retained"."""
+        nodes: Any = "all" if what == "*" else self.nodes_of(what) if isinstance(what, str) else what
+        rows = self.graph.retention(nodes, limit, retained=retained, by=by)
         groups = []
         for count, size, ret, example, shape in rows:
             *via, last = shape
@@ -322,9 +324,13 @@ class Snapshot:
             groups.append(Group(count, size, ret, last[0], text, self.path(example)))
         return groups
 
-    def top_retainers(self, n: int = 10, *, by: str = "object") -> list[Retainer]:
-        """The objects (by="object") or types (by="type") whose freeing would
-        free the most memory, from the dominator tree."""
+    def top_retainers(self, n: int = 10, *, by: str = "object") -> list[Retainer] | list[Group]:
+        """What retains the most memory, from the dominator tree: single
+        objects (by="object"), all the objects of a type (by="type"), or all
+        the objects held the same way (by="holder": retention groups of
+        every object, largest retained size first)."""
+        if by == "holder":
+            return self.retention("*", n, by="retained")
         if by == "object":
             out = []
             for node, ret in self.graph.top_retainers(n):
@@ -334,7 +340,7 @@ class Snapshot:
         if by == "type":
             rows = sorted(self.graph.retained_by_type(), key=lambda r: (-r[3], r[0]))[:n]
             return [Retainer(t, None, c, b, r, None) for t, c, b, r in rows]
-        raise ValueError(f"by must be 'object' or 'type', not {by!r}")
+        raise ValueError(f"by must be 'object', 'type' or 'holder', not {by!r}")
 
     def diff(self, earlier: Snapshot, limit: int | None = 10) -> tuple[list[tuple[str, int, int, int]], list[Group]]:
         """Growth by type from earlier to this snapshot: [(type, count,
@@ -399,7 +405,11 @@ def retention(what: type | Iterable[object], limit: int | None = 10, *,
     return snap.retention(None, limit, retained=retained)
 
 
-def top_retainers(n: int = 10, *, by: str = "object", fullnames: bool = False) -> list[Retainer]:
-    """The objects (or types, by="type") that retain the most memory."""
-    snap = Snapshot(_graph(labels="all" if by == "object" else "none"), fullnames=fullnames)
+def top_retainers(n: int = 10, *, by: str = "object",
+                  fullnames: bool = False) -> list[Retainer] | list[Group]:
+    """What retains the most memory: objects, types (by="type") or holders
+    (by="holder"); see Snapshot.top_retainers."""
+    if by not in ("object", "type", "holder"):
+        raise ValueError(f"by must be 'object', 'type' or 'holder', not {by!r}")
+    snap = Snapshot(_graph(labels="none" if by == "type" else "all"), fullnames=fullnames)
     return snap.top_retainers(n, by=by)

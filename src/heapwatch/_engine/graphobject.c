@@ -874,27 +874,32 @@ graph_top_retainers(GraphObject *self, PyObject *args, PyObject *kwds)
     return list;
 }
 
-/* The nodes to group: a sequence of node ids, or None for the targets
-   marked when the graph was built.  A malloc'd array (*n set), or NULL
-   with an exception set. */
+/* The nodes to group: a sequence of node ids, None for the targets
+   marked when the graph was built, or "all".  A malloc'd array (*n set),
+   or NULL with an exception set. */
 static hw_node *
 target_array(GraphObject *self, PyObject *nodes, uint32_t *n)
 {
     hw_graph *g = self->g;
     hw_node *out;
     *n = 0;
-    if (nodes == Py_None) {
+    int all = PyUnicode_Check(nodes) && PyUnicode_CompareWithASCIIString(nodes, "all") == 0;
+    if (nodes == Py_None || all) {
         out = malloc(((size_t)g->n_nodes + 1) * sizeof(hw_node));
         if (out == NULL) {
             PyErr_NoMemory();
             return NULL;
         }
         for (hw_node v = 0; v < g->n_nodes; v++) {
-            if (g->flags[v] & HW_TARGET) {
+            if (all || (g->flags[v] & HW_TARGET)) {
                 out[(*n)++] = v;
             }
         }
         return out;
+    }
+    if (PyUnicode_Check(nodes)) {
+        PyErr_SetString(PyExc_ValueError, "nodes must be a sequence of node ids, None or 'all'");
+        return NULL;
     }
     PyObject *seq = PySequence_Fast(nodes, "nodes must be a sequence of node ids");
     if (seq == NULL) {
@@ -917,6 +922,16 @@ target_array(GraphObject *self, PyObject *nodes, uint32_t *n)
     *n = (uint32_t)len;
     Py_DECREF(seq);
     return out;
+}
+
+static int
+cmp_group_retained(const void *a, const void *b)
+{
+    const hw_group *x = a, *y = b;
+    if (x->retained != y->retained) {
+        return x->retained > y->retained ? -1 : 1;
+    }
+    return x->example < y->example ? -1 : (x->example > y->example);
 }
 
 static const char *
@@ -958,11 +973,21 @@ shape_steps(const hw_graph *g, const hw_shapes *s, uint32_t id)
 static PyObject *
 graph_retention(GraphObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"nodes", "limit", "retained", NULL};
+    static char *kwlist[] = {"nodes", "limit", "retained", "by", NULL};
     PyObject *nodes = Py_None, *limit_obj = Py_None;
     int want_retained = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOp:retention", kwlist,
-                                     &nodes, &limit_obj, &want_retained)) {
+    const char *by = "count";
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOps:retention", kwlist,
+                                     &nodes, &limit_obj, &want_retained, &by)) {
+        return NULL;
+    }
+    int by_retained = strcmp(by, "retained") == 0;
+    if (!by_retained && strcmp(by, "count") != 0) {
+        PyErr_Format(PyExc_ValueError, "by must be 'count' or 'retained', not '%s'", by);
+        return NULL;
+    }
+    if (by_retained && !want_retained) {
+        PyErr_SetString(PyExc_ValueError, "by='retained' needs retained=True");
         return NULL;
     }
     Py_ssize_t limit = PY_SSIZE_T_MAX;
@@ -1000,6 +1025,9 @@ graph_retention(GraphObject *self, PyObject *args, PyObject *kwds)
     Py_BEGIN_ALLOW_THREADS
     rc = hw_retention(g, targets, n_targets, want_retained ? self->idom : NULL,
                       want_retained ? self->retained : NULL, &shapes, &groups, &ng);
+    if (rc == 0 && by_retained && ng > 1) {
+        qsort(groups, ng, sizeof(hw_group), cmp_group_retained);
+    }
     Py_END_ALLOW_THREADS
     free(targets);
     if (rc < 0) {
@@ -1202,7 +1230,7 @@ static PyMethodDef graph_methods[] = {
      METH_VARARGS | METH_KEYWORDS, "top_retainers(n=10) -> [(node, retained)]"},
     {"retention", (PyCFunction)(void (*)(void))graph_retention,
      METH_VARARGS | METH_KEYWORDS,
-     "retention(nodes=None, limit=None, retained=True) -> "
+     "retention(nodes=None, limit=None, retained=True, by='count') -> "
      "[(count, bytes, retained, example, [(type, kind, name)])]"},
     {"retained_by_type", (PyCFunction)graph_retained_by_type, METH_NOARGS,
      "retained_by_type() -> [(type, count, bytes, retained)]"},
