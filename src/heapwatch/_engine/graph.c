@@ -94,7 +94,16 @@ hw_graph_index(hw_graph *g)
         return -1;
     }
     g->index_cap = cap;
+    /* Inserts land on random slots: the slots of the next block of nodes
+       are prefetched while this block is inserted. */
+    const uint32_t ahead = 64;
+    for (uint32_t v = 0; v < g->n_nodes && v < ahead; v++) {
+        __builtin_prefetch(&g->index[hash_addr(g->addr[v], cap)], 1);
+    }
     for (uint32_t v = 0; v < g->n_nodes; v++) {
+        if (v + ahead < g->n_nodes) {
+            __builtin_prefetch(&g->index[hash_addr(g->addr[v + ahead], cap)], 1);
+        }
         uint32_t j = hash_addr(g->addr[v], cap);
         while (g->index[j] != 0) {
             if (g->addr[g->index[j] - 1] == g->addr[v]) {

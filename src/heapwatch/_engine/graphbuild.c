@@ -63,7 +63,9 @@ reserve_node(hw_build *b)
         if (flags) g->flags = flags;
         uint32_t *off = realloc(g->out_off, ((size_t)cap + 1) * sizeof(uint32_t));
         if (off) g->out_off = off;
-        if (!addr || !type || !size || !flags || !off) {
+        uint32_t *rc = realloc(b->refcnt, (size_t)cap * sizeof(uint32_t));
+        if (rc) b->refcnt = rc;
+        if (!addr || !type || !size || !flags || !off || !rc) {
             PyErr_NoMemory();
             return -1;
         }
@@ -74,6 +76,20 @@ reserve_node(hw_build *b)
     }
     return 0;
 }
+
+static int
+is_immortal(PyObject *op)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return _Py_IsImmortal(op);
+#else
+    (void)op;
+    return 0;
+#endif
+}
+
+/* Scratch flags, cleared by mark_held. */
+#define HW_ISTYPE 0x40          /* a type object (the type table may hold it) */
 
 /* Appends op as a new node (its address not yet in the index).  Returns
    the node, or HW_NONE with an exception set. */
@@ -92,6 +108,11 @@ add_node(hw_build *b, PyObject *op)
     g->addr[v] = (uint64_t)(uintptr_t)op;
     g->type[v] = (uint32_t)e->order;
     g->flags[v] = 0;
+    Py_ssize_t refs = Py_REFCNT(op);
+    b->refcnt[v] = refs >= (Py_ssize_t)UINT32_MAX || is_immortal(op) ? UINT32_MAX : (uint32_t)refs;
+    if (PyType_Check(op)) {
+        g->flags[v] |= HW_ISTYPE;
+    }
     g->size[v] = (uint64_t)hw_shallow_size(op, &e->sizer);
     uint32_t j = hash_addr(g->addr[v], g->index_cap);
     while (g->index[j] != 0) {
@@ -132,7 +153,11 @@ node_of(hw_build *b, PyObject *op)
         }
         j = (j + 1) & (g->index_cap - 1);
     }
-    if (hw_ptrset_contains(&b->exclude, op)) {
+    /* Not a node yet.  A live object reachable from a live one has a
+       reference count of at least one; zero means freed memory that a
+       faulty traverse reports (gh-122695, see census.c): ignored, and
+       never touched again. */
+    if (Py_REFCNT(op) <= 0 || hw_ptrset_contains(&b->exclude, op)) {
         return HW_NONE;
     }
     return add_node(b, op);
@@ -148,36 +173,25 @@ visit_tracked(PyObject *op, void *arg)
     if (hw_ptrset_contains(&b->exclude, op)) {
         return 0;
     }
-    return add_node(b, op) == HW_NONE ? -1 : 0;
+    hw_node v = add_node(b, op);
+    if (v == HW_NONE) {
+        return -1;
+    }
+    /* The count add_node took includes the walk's own reference. */
+    if (b->refcnt[v] != UINT32_MAX) {
+        b->refcnt[v] -= (uint32_t)b->walk_refs;
+    }
+    return 0;
 }
 
-typedef struct {
-    hw_build *b;
-    int failed;
-} edge_ctx;
-
+/* Appends the edge to w.  0, or -1 with an exception set. */
 static int
-visit_edge(PyObject *op, void *arg)
+append_edge(hw_build *b, hw_node w)
 {
-    edge_ctx *ctx = (edge_ctx *)arg;
-    hw_build *b = ctx->b;
     hw_graph *g = b->g;
-    /* Freed memory from a faulty traverse (see census.c): ignored. */
-    if (op == NULL || Py_REFCNT(op) <= 0) {
-        return 0;
-    }
-    hw_node w = node_of(b, op);
-    if (w == HW_NONE) {
-        if (PyErr_Occurred()) {
-            ctx->failed = 1;
-            return -1;
-        }
-        return 0;
-    }
     if (g->n_edges == b->cap_edges) {
         if (b->cap_edges >= UINT32_MAX - 1) {
             PyErr_SetString(PyExc_MemoryError, "heap too large for a graph (2^32 edges)");
-            ctx->failed = 1;
             return -1;
         }
         uint64_t cap = b->cap_edges ? b->cap_edges * 2 : 1u << 18;
@@ -187,7 +201,6 @@ visit_edge(PyObject *op, void *arg)
         uint32_t *adj = realloc(g->out_adj, (size_t)cap * sizeof(uint32_t));
         if (adj == NULL) {
             PyErr_NoMemory();
-            ctx->failed = 1;
             return -1;
         }
         g->out_adj = adj;
@@ -195,6 +208,121 @@ visit_edge(PyObject *op, void *arg)
     }
     g->out_adj[g->n_edges++] = w;
     return 0;
+}
+
+/* Pass 2 runs in batches.  A lookup costs two cache misses (the hash slot,
+   then the node's address to compare), one after the other; looking up
+   one referent at a time, the build waits for memory most of its time.
+   So the referents of up to BATCH_SOURCES nodes are collected first (the
+   visitor only stores pointers), their hash slots are prefetched, then the
+   addresses the slots point to (or, for an empty slot, the object, which
+   add_node reads next), and only then are they resolved, in order: the
+   result is exactly that of resolving each referent as tp_traverse
+   reports it. */
+#define BATCH_SOURCES 256
+#define BATCH_REFS 8192
+
+typedef struct {
+    PyObject **ref;
+    size_t n, cap;
+} refbuf;
+
+static int
+collect_ref(PyObject *op, void *arg)
+{
+    refbuf *rb = (refbuf *)arg;
+    if (op == NULL) {
+        return 0;
+    }
+    if (rb->n == rb->cap) {
+        size_t cap = rb->cap ? rb->cap * 2 : BATCH_REFS;
+        PyObject **ref = realloc(rb->ref, cap * sizeof(PyObject *));
+        if (ref == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        rb->ref = ref;
+        rb->cap = cap;
+    }
+    rb->ref[rb->n++] = op;
+    return 0;
+}
+
+static void
+prefetch_lookups(const hw_graph *g, PyObject *const *ref, size_t n)
+{
+    uint32_t mask = g->index_cap - 1;
+    for (size_t i = 0; i < n; i++) {
+        __builtin_prefetch(&g->index[hash_addr((uint64_t)(uintptr_t)ref[i], g->index_cap)]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id = g->index[hash_addr((uint64_t)(uintptr_t)ref[i], g->index_cap) & mask];
+        if (id != 0) {
+            __builtin_prefetch(&g->addr[id - 1]);
+        }
+        else {
+            __builtin_prefetch(ref[i]);
+        }
+    }
+}
+
+/* Pass 2 (see graphbuild.h): the edges of every node, n_nodes growing as
+   referents are discovered.  Returns 0, or -1 with an exception set. */
+static int
+build_edges(hw_build *b)
+{
+    hw_graph *g = b->g;
+    refbuf rb = {NULL, 0, 0};
+    uint32_t count[BATCH_SOURCES];
+    int rc = 0;
+    hw_node v = 0;
+    while (v < g->n_nodes && rc == 0) {
+        hw_node first = v;
+        int k = 0;
+        rb.n = 0;
+        while (v < g->n_nodes && k < BATCH_SOURCES && rb.n < BATCH_REFS) {
+            size_t before = rb.n;
+            PyObject *op = (PyObject *)(uintptr_t)g->addr[v];
+            traverseproc trav = Py_TYPE(op)->tp_traverse;
+            if (trav != NULL && PyObject_IS_GC(op) && !hw_broken_traverse(op)
+                && trav(op, collect_ref, &rb) != 0) {
+                if (!PyErr_Occurred()) {
+                    PyErr_SetString(PyExc_RuntimeError, "tp_traverse failed");
+                }
+                rc = -1;
+                break;
+            }
+            count[k++] = (uint32_t)(rb.n - before);
+            v++;
+        }
+        if (rc < 0) {
+            break;
+        }
+        prefetch_lookups(g, rb.ref, rb.n);
+        size_t i = 0;
+        for (int s = 0; s < k && rc == 0; s++) {
+            g->out_off[first + (hw_node)s] = g->n_edges;
+            for (uint32_t c = 0; c < count[s]; c++) {
+                hw_node w = node_of(b, rb.ref[i++]);
+                if (w == HW_NONE) {
+                    if (PyErr_Occurred()) {
+                        rc = -1;
+                        break;
+                    }
+                    continue;
+                }
+                if (append_edge(b, w) < 0) {
+                    rc = -1;
+                    break;
+                }
+            }
+        }
+    }
+    free(rb.ref);
+    if (rc == 0) {
+        g->out_off[g->n_nodes] = g->n_edges;
+    }
+    return rc;
 }
 
 /* A type's name, "module.qualname" ("qualname" for builtins), computed
@@ -275,44 +403,41 @@ name_types(hw_build *b)
     return r;
 }
 
+
+/* Marks HW_HELD: reference count above the edges in.  The counts were
+   taken before the build's own references, except for type objects: the
+   type table takes one when it first sees an instance, which may be
+   before or after the type's own node; those few are read again.
+   Immortal objects (3.12+) are never held from outside: their count
+   means nothing. */
 static int
-is_immortal(PyObject *op)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    return _Py_IsImmortal(op);
-#else
-    (void)op;
-    return 0;
-#endif
-}
-
-/* Marks HW_HELD: reference count above the edges in, after discounting
-   the references this build holds (a type table entry per type, one per
-   deferred object). */
-#define HW_DEFERRED 0x80        /* scratch flag, only inside mark_held */
-
-static void
 mark_held(hw_build *b)
 {
     hw_graph *g = b->g;
-    for (Py_ssize_t i = 0; i < b->n_deferred; i++) {
-        g->flags[b->deferred_node[i]] |= HW_DEFERRED;
+    uint32_t *in = calloc((size_t)g->n_nodes + 1, sizeof(uint32_t));
+    if (in == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (uint32_t e = 0; e < g->n_edges; e++) {
+        in[g->out_adj[e]]++;
     }
     for (hw_node v = 0; v < g->n_nodes; v++) {
-        PyObject *op = (PyObject *)(uintptr_t)g->addr[v];
-        Py_ssize_t refs = Py_REFCNT(op);
-        if (g->flags[v] & HW_DEFERRED) {
-            refs--;
-            g->flags[v] &= (uint8_t)~HW_DEFERRED;
+        uint64_t refs = b->refcnt[v];
+        if (g->flags[v] & HW_ISTYPE) {
+            PyObject *op = (PyObject *)(uintptr_t)g->addr[v];
+            refs = is_immortal(op) ? UINT32_MAX : (uint64_t)Py_REFCNT(op);
+            if (hw_typetable_find(&b->types, (PyTypeObject *)op) != NULL) {
+                refs--;
+            }
+            g->flags[v] &= (uint8_t)~HW_ISTYPE;
         }
-        if (PyType_Check(op) && hw_typetable_find(&b->types, (PyTypeObject *)op) != NULL) {
-            refs--;
-        }
-        uint32_t in = g->in_off[v + 1] - g->in_off[v];
-        if (refs > (Py_ssize_t)in && !is_immortal(op)) {
+        if (refs != UINT32_MAX && refs > in[v]) {
             g->flags[v] |= HW_HELD;
         }
     }
+    free(in);
+    return 0;
 }
 
 /* Gives back the growth slack of the per-node and edge arrays (a failed
@@ -385,6 +510,7 @@ hw_build_run(hw_build *b, PyObject *roots, PyObject *const *exclude,
     b->gc_disabled = 1;
 
     /* Pass 1: the tracked objects. */
+    b->walk_refs = hw_walk_extra_refs();
     if (hw_walk(visit_tracked, b) < 0) {
         return -1;
     }
@@ -424,37 +550,27 @@ hw_build_run(hw_build *b, PyObject *roots, PyObject *const *exclude,
     }
 
     /* Pass 2: the edges.  n_nodes grows while this runs. */
-    edge_ctx ctx = {b, 0};
-    for (hw_node v = 0; v < g->n_nodes; v++) {
-        g->out_off[v] = g->n_edges;
-        PyObject *op = (PyObject *)(uintptr_t)g->addr[v];
-        traverseproc trav = Py_TYPE(op)->tp_traverse;
-        if (trav != NULL && PyObject_IS_GC(op) && !hw_broken_traverse(op)) {
-            if (trav(op, visit_edge, &ctx) != 0 || ctx.failed) {
-                if (!PyErr_Occurred()) {
-                    PyErr_SetString(PyExc_RuntimeError, "tp_traverse failed");
-                }
-                return -1;
-            }
-        }
+    if (build_edges(b) < 0) {
+        return -1;
     }
-    g->out_off[g->n_nodes] = g->n_edges;
     trim(b);
 
     if (name_types(b) < 0) {
         return -1;
     }
-    if (hw_graph_transpose(g) < 0) {
-        PyErr_NoMemory();
-        return -1;
-    }
     /* The build's index was kept at most half full while it grew; the
-       final one is tighter (graph.h's memory bound). */
-    if (hw_graph_index(g) < 0) {
+       final one may be smaller (graph.h's memory bound). */
+    uint32_t cap = 16;
+    while ((uint64_t)cap * 3 / 4 <= g->n_nodes) {
+        cap *= 2;
+    }
+    if (cap < g->index_cap && hw_graph_index(g) < 0) {
         PyErr_NoMemory();
         return -1;
     }
-    mark_held(b);
+    if (mark_held(b) < 0) {
+        return -1;
+    }
     return 0;
 }
 
@@ -486,6 +602,8 @@ hw_build_clear(hw_build *b)
     }
     PyMem_RawFree(b->deferred_obj);
     PyMem_RawFree(b->deferred_node);
+    free(b->refcnt);
+    b->refcnt = NULL;
     b->deferred_obj = NULL;
     b->deferred_node = NULL;
     b->n_deferred = b->cap_deferred = 0;

@@ -11,10 +11,11 @@
  * referent (gh-122695: a referent reported by a faulty traverse may be
  * freed memory; those with a zero reference count are ignored).
  *
- * Then the transpose, and the roots held from outside: a node whose
- * reference count exceeds the number of edges into it (the references
- * heapwatch itself holds discounted) is held by something the graph does
- * not contain.
+ * Then the roots held from outside: a node whose reference count exceeds
+ * the number of edges into it (the references heapwatch itself holds
+ * discounted) is held by something the graph does not contain.  The
+ * referrer arrays (in_off/in_adj) are not built here: hw_graph_transpose
+ * makes them when something needs them (dominators, referrers).
  *
  * Between hw_build_run and hw_build_finish no Python code may run, so the
  * addresses in the graph are the live objects (names.h relies on it); the
@@ -37,6 +38,12 @@ typedef struct {
     hw_node *deferred_node;
     PyObject **deferred_obj;
     Py_ssize_t n_deferred, cap_deferred;
+    /* Per node, taken when the node is added (its object is in the cache
+       then): the reference count, saturated at UINT32_MAX, before any
+       reference of the build's own.  Read back by the held-from-outside
+       test instead of touching every object a second time. */
+    uint32_t *refcnt;
+    int walk_refs;              /* hw_walk_extra_refs() for pass 1 */
     uint32_t cap_nodes;         /* room in the per-node arrays */
     uint64_t cap_edges;
     int gc_was_enabled;

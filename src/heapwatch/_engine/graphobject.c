@@ -653,11 +653,30 @@ graph_referents(GraphObject *self, PyObject *arg)
     return node_list(self->g->out_adj, self->g->out_off[v], self->g->out_off[v + 1]);
 }
 
+/* The referrer arrays, made on first need (under the GIL; once made they
+   never change, so readers without the GIL are safe). */
+static int
+ensure_in_edges(GraphObject *self)
+{
+    if (self->g->in_off != NULL) {
+        return 0;
+    }
+    if (hw_graph_transpose(self->g) < 0) {
+        free(self->g->in_off);
+        free(self->g->in_adj);
+        self->g->in_off = NULL;
+        self->g->in_adj = NULL;
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *
 graph_referrers(GraphObject *self, PyObject *arg)
 {
     hw_node v;
-    if (parse_node(self, arg, &v) < 0) {
+    if (parse_node(self, arg, &v) < 0 || ensure_in_edges(self) < 0) {
         return NULL;
     }
     return node_list(self->g->in_adj, self->g->in_off[v], self->g->in_off[v + 1]);
@@ -720,6 +739,9 @@ ensure_dominators(GraphObject *self)
 {
     if (self->idom != NULL) {
         return 0;
+    }
+    if (ensure_in_edges(self) < 0) {
+        return -1;
     }
     hw_graph *g = self->g;
     uint32_t n = g->n_nodes;
@@ -1195,6 +1217,7 @@ graph_get_info(GraphObject *self, void *Py_UNUSED(closure))
     size_t n = g->n_nodes, e = g->n_edges;
     /* The memory the graph itself holds (graph.h), without the path tree
        or dominators. */
+    /* (in_off and in_adj counted whether made yet or not) */
     size_t graph_bytes = n * (8 + 4 + 8 + 1 + 4 + 4) + (size_t)g->index_cap * 4 + e * 8;
     size_t extra = (g->parent ? n * 13 : 0) + (self->idom ? n * 12 : 0);
     return Py_BuildValue("{s:k,s:k,s:k,s:k,s:k,s:s,s:k,s:d,s:n,s:n,s:O}",

@@ -191,6 +191,16 @@ hw_walk_is_direct(void)
 }
 
 int
+hw_walk_extra_refs(void)
+{
+#if HW_PY311
+    return walk_direct ? 0 : 1;
+#else
+    return 1;
+#endif
+}
+
+int
 hw_walk(hw_visitfn visit, void *arg)
 {
     if (!walk_direct) {

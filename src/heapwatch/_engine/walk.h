@@ -35,6 +35,12 @@ int hw_walk_is_direct(void);
    walk back (1).  Returns 0, or -1 if the direct walk is not available. */
 int hw_walk_set_direct(int direct);
 
+/* The references the walk itself holds on the object being visited: 1
+   when a visitor sees a reference count one higher than the program's
+   (PyUnstable_GC_VisitObjects holds one; so does the fallback's list), 0
+   for the 3.11 direct walk. */
+int hw_walk_extra_refs(void);
+
 /* Visits every tracked object.  Automatic collection is off for the
    duration and restored afterwards.  Returns 0, or -1 with an exception
    set (a visitor failed, or the fallback could not build its list). */
