@@ -15,20 +15,21 @@ hash_addr(uint64_t a, uint32_t cap)
     return (uint32_t)(((a >> 4) * 0x9E3779B97F4A7C15ULL) >> 32) & (cap - 1);
 }
 
+/* A new index of `cap` slots (a power of two, more than twice n_nodes)
+   holding every node.  0, or -1 with MemoryError set. */
 static int
-index_grow(hw_graph *g)
+index_build(hw_graph *g, uint32_t cap)
 {
-    uint32_t cap = g->index_cap ? g->index_cap * 2 : 1u << 16;
-    if (g->index_cap > UINT32_MAX / 4) {
-        PyErr_SetString(PyExc_MemoryError, "heap too large for a graph");
-        return -1;
-    }
     uint32_t *index = calloc(cap, sizeof(uint32_t));
     if (index == NULL) {
         PyErr_NoMemory();
         return -1;
     }
+    const uint32_t ahead = 32;
     for (uint32_t v = 0; v < g->n_nodes; v++) {
+        if (v + ahead < g->n_nodes) {
+            __builtin_prefetch(&index[hash_addr(g->addr[v + ahead], cap)], 1);
+        }
         uint32_t j = hash_addr(g->addr[v], cap);
         while (index[j] != 0) {
             j = (j + 1) & (cap - 1);
@@ -39,6 +40,16 @@ index_grow(hw_graph *g)
     g->index = index;
     g->index_cap = cap;
     return 0;
+}
+
+static int
+index_grow(hw_graph *g)
+{
+    if (g->index_cap > UINT32_MAX / 4) {
+        PyErr_SetString(PyExc_MemoryError, "heap too large for a graph");
+        return -1;
+    }
+    return index_build(g, g->index_cap ? g->index_cap * 2 : 1u << 16);
 }
 
 /* Room for one more node in every per-node array. */
@@ -71,7 +82,7 @@ reserve_node(hw_build *b)
         }
         b->cap_nodes = cap;
     }
-    if ((g->n_nodes + 1) * 2 > g->index_cap && index_grow(g) < 0) {
+    if (!b->no_index && (g->n_nodes + 1) * 2 > g->index_cap && index_grow(g) < 0) {
         return -1;
     }
     return 0;
@@ -114,11 +125,13 @@ add_node(hw_build *b, PyObject *op)
         g->flags[v] |= HW_ISTYPE;
     }
     g->size[v] = (uint64_t)hw_shallow_size(op, &e->sizer);
-    uint32_t j = hash_addr(g->addr[v], g->index_cap);
-    while (g->index[j] != 0) {
-        j = (j + 1) & (g->index_cap - 1);
+    if (!b->no_index) {
+        uint32_t j = hash_addr(g->addr[v], g->index_cap);
+        while (g->index[j] != 0) {
+            j = (j + 1) & (g->index_cap - 1);
+        }
+        g->index[j] = v + 1;
     }
-    g->index[j] = v + 1;
     if (e->sizer.kind == HW_SIZE_DEFER) {
         if (b->n_deferred == b->cap_deferred) {
             Py_ssize_t cap = b->cap_deferred ? b->cap_deferred * 2 : 64;
@@ -214,11 +227,10 @@ append_edge(hw_build *b, hw_node w)
    then the node's address to compare), one after the other; looking up
    one referent at a time, the build waits for memory most of its time.
    So the referents of up to BATCH_SOURCES nodes are collected first (the
-   visitor only stores pointers), their hash slots are prefetched, then the
-   addresses the slots point to (or, for an empty slot, the object, which
-   add_node reads next), and only then are they resolved, in order: the
-   result is exactly that of resolving each referent as tp_traverse
-   reports it. */
+   visitor only stores pointers) and resolved in order, each lookup
+   prefetching those a few places ahead: the result is exactly that of
+   resolving each referent as tp_traverse reports it.  (Prefetching a
+   whole batch at once evicts the first slots before they are used.) */
 #define BATCH_SOURCES 256
 #define BATCH_REFS 8192
 
@@ -248,21 +260,28 @@ collect_ref(PyObject *op, void *arg)
     return 0;
 }
 
-static void
-prefetch_lookups(const hw_graph *g, PyObject *const *ref, size_t n)
+/* Prefetches for the lookup of ref[i] a few lookups ahead: its hash slot
+   (PREFETCH_SLOT ahead), then what the slot points to: the node's address
+   to compare, or for an empty slot the object itself, which add_node
+   reads (PREFETCH_NODE ahead, when the slot has arrived). */
+#define PREFETCH_SLOT 16
+#define PREFETCH_NODE 8
+
+static inline void
+prefetch_slot(const hw_graph *g, PyObject *op)
 {
-    uint32_t mask = g->index_cap - 1;
-    for (size_t i = 0; i < n; i++) {
-        __builtin_prefetch(&g->index[hash_addr((uint64_t)(uintptr_t)ref[i], g->index_cap)]);
+    __builtin_prefetch(&g->index[hash_addr((uint64_t)(uintptr_t)op, g->index_cap)]);
+}
+
+static inline void
+prefetch_node(const hw_graph *g, PyObject *op)
+{
+    uint32_t id = g->index[hash_addr((uint64_t)(uintptr_t)op, g->index_cap)];
+    if (id != 0) {
+        __builtin_prefetch(&g->addr[id - 1]);
     }
-    for (size_t i = 0; i < n; i++) {
-        uint32_t id = g->index[hash_addr((uint64_t)(uintptr_t)ref[i], g->index_cap) & mask];
-        if (id != 0) {
-            __builtin_prefetch(&g->addr[id - 1]);
-        }
-        else {
-            __builtin_prefetch(ref[i]);
-        }
+    else {
+        __builtin_prefetch(op);
     }
 }
 
@@ -298,11 +317,19 @@ build_edges(hw_build *b)
         if (rc < 0) {
             break;
         }
-        prefetch_lookups(g, rb.ref, rb.n);
+        for (size_t q = 0; q < rb.n && q < PREFETCH_SLOT; q++) {
+            prefetch_slot(g, rb.ref[q]);
+        }
         size_t i = 0;
         for (int s = 0; s < k && rc == 0; s++) {
             g->out_off[first + (hw_node)s] = g->n_edges;
             for (uint32_t c = 0; c < count[s]; c++) {
+                if (i + PREFETCH_SLOT < rb.n) {
+                    prefetch_slot(g, rb.ref[i + PREFETCH_SLOT]);
+                }
+                if (i + PREFETCH_NODE < rb.n) {
+                    prefetch_node(g, rb.ref[i + PREFETCH_NODE]);
+                }
                 hw_node w = node_of(b, rb.ref[i++]);
                 if (w == HW_NONE) {
                     if (PyErr_Occurred()) {
@@ -509,12 +536,26 @@ hw_build_run(hw_build *b, PyObject *roots, PyObject *const *exclude,
     b->gc_was_enabled = PyGC_Disable();
     b->gc_disabled = 1;
 
-    /* Pass 1: the tracked objects. */
+    /* Pass 1: the tracked objects.  The walk visits each once, so no lookup
+       is needed: the index is built afterwards in one go, sized for the
+       untracked objects pass 2 usually adds (about twice as many), instead
+       of being rehashed at every doubling. */
     b->walk_refs = hw_walk_extra_refs();
-    if (hw_walk(visit_tracked, b) < 0) {
+    b->no_index = 1;
+    int walked = hw_walk(visit_tracked, b);
+    b->no_index = 0;
+    if (walked < 0) {
         return -1;
     }
     g->n_tracked = g->n_nodes;
+    uint64_t want = 2 * (3 * (uint64_t)g->n_tracked + 1);
+    uint32_t icap = 1u << 16;
+    while (icap < want && icap <= UINT32_MAX / 4) {
+        icap *= 2;
+    }
+    if (index_build(g, icap) < 0) {
+        return -1;
+    }
 
     /* The named roots: their objects become nodes if the walk did not
        reach them (an untracked str held by a module global, say). */

@@ -44,6 +44,7 @@ typedef struct {
        test instead of touching every object a second time. */
     uint32_t *refcnt;
     int walk_refs;              /* hw_walk_extra_refs() for pass 1 */
+    int no_index;               /* pass 1: nodes are not indexed yet */
     uint32_t cap_nodes;         /* room in the per-node arrays */
     uint64_t cap_edges;
     int gc_was_enabled;
