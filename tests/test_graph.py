@@ -621,3 +621,23 @@ def test_fallback_walk_gives_the_same_roots(module: types.ModuleType) -> None:
     finally:
         gc.enable()
         gc.collect()
+
+
+def test_failure_after_the_build_runs_no_python_code(module: types.ModuleType) -> None:
+    # A bad target name is found after the walk, with objects whose
+    # __sizeof__ is Python code waiting to be measured: they are released
+    # unmeasured, and the error is the TypeError, not a SystemError from
+    # running Python code with an exception set.
+    calls: list[int] = []
+
+    class Sized:
+        def __sizeof__(self) -> int:
+            calls.append(1)
+            return 100
+
+    module.X = Sized()  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="type name must be a str"):
+        _engine.graph([], targets=("Target", 1))
+    assert calls == []
+    _engine.graph([])
+    assert calls, "a successful build measures it"

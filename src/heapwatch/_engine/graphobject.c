@@ -418,10 +418,16 @@ hw_graph_py(PyObject *module, PyObject *args, PyObject *kwds)
         r = reprs ? 0 : -1;
     }
     /* From here Python code may run: the graph stops describing live
-       objects. */
+       objects.  After a failure (an exception is set) the deferred objects
+       are released without running their __sizeof__. */
     hw_graph *g = b.g;
-    if (hw_build_finish(&b) < 0) {
-        r = -1;
+    if (r == 0) {
+        if (hw_build_finish(&b) < 0) {
+            r = -1;
+        }
+    }
+    else {
+        hw_build_clear(&b);
     }
     if (r == 0) {
         result = wrap_graph(g, reprs);
