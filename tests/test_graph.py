@@ -641,3 +641,19 @@ def test_failure_after_the_build_runs_no_python_code(module: types.ModuleType) -
     assert calls == []
     _engine.graph([])
     assert calls, "a successful build measures it"
+
+
+def test_dict_keys_name_edges_without_contents(module: types.ModuleType) -> None:
+    big = 7 ** 20000  # over the int -> str digit limit
+    module.D = {big: [Target()], 42: [Target()], True: [Target()],  # type: ignore[attr-defined]
+                (1, 2): [Target()], "k" * 200: [Target()]}
+    addrs = [id(v[0]) for v in module.D.values()]  # type: ignore[attr-defined]
+    snap = heapwatch.snapshot()
+    paths = {str(snap.why(a)) for a in addrs}
+    assert paths == {
+        f"module hw_graph_testmod .D [<int of {big.bit_length()} bits>] -> list [0] -> Target",
+        "module hw_graph_testmod .D [42] -> list [0] -> Target",
+        "module hw_graph_testmod .D [True] -> list [0] -> Target",
+        "module hw_graph_testmod .D [<tuple>] -> list [0] -> Target",
+        "module hw_graph_testmod .D ['" + "k" * 80 + "'...] -> list [0] -> Target",
+    }

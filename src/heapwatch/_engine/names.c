@@ -94,7 +94,13 @@ hw_key_text(PyObject *key)
         return r;
     }
     if (PyLong_CheckExact(key) || PyBool_Check(key)) {
-        return PyLong_Type.tp_repr(key);
+        /* Big ints: decimal conversion is quadratic, and over 4300 digits
+           refused (sys.set_int_max_str_digits); their size says enough. */
+        int64_t bits = (int64_t)_PyLong_NumBits(key);
+        if (bits > 256) {
+            return PyUnicode_FromFormat("<int of %lld bits>", (long long)bits);
+        }
+        return PyBool_Check(key) ? PyObject_Str(key) : PyLong_Type.tp_repr(key);
     }
     if (key == Py_None) {
         return PyUnicode_FromString("None");
