@@ -71,66 +71,57 @@ hw_graph_transpose(hw_graph *g)
     return 0;
 }
 
-static inline uint32_t
-hash_addr(uint64_t a, uint32_t cap)
+uint32_t
+hw_graph_index_capacity(uint32_t n)
 {
-    return (uint32_t)(((a >> 4) * 0x9E3779B97F4A7C15ULL) >> 32) & (cap - 1);
+    uint32_t cap = 16;
+    while ((uint64_t)cap * 3 / 4 <= n) {
+        if (cap > UINT32_MAX / 2) {
+            return 0;
+        }
+        cap *= 2;
+    }
+    return cap;
+}
+
+int
+hw_graph_index_sized(hw_graph *g, uint32_t cap)
+{
+    uint32_t *index = calloc(cap, sizeof(uint32_t));
+    if (index == NULL) {
+        return -1;
+    }
+    /* Inserts land on random slots: the slots of the nodes a block ahead
+       are prefetched while this one is inserted. */
+    const uint32_t ahead = 64;
+    for (uint32_t v = 0; v < g->n_nodes && v < ahead; v++) {
+        __builtin_prefetch(&index[hw_addr_slot(g->addr[v], cap)], 1);
+    }
+    for (uint32_t v = 0; v < g->n_nodes; v++) {
+        if (v + ahead < g->n_nodes) {
+            __builtin_prefetch(&index[hw_addr_slot(g->addr[v + ahead], cap)], 1);
+        }
+        uint32_t j = hw_addr_slot(g->addr[v], cap);
+        while (index[j] != 0) {
+            if (g->addr[index[j] - 1] == g->addr[v]) {
+                free(index);
+                return -2;
+            }
+            j = (j + 1) & (cap - 1);
+        }
+        index[j] = v + 1;
+    }
+    free(g->index);
+    g->index = index;
+    g->index_cap = cap;
+    return 0;
 }
 
 int
 hw_graph_index(hw_graph *g)
 {
-    /* At most three quarters full: 4 bytes x 1.33 to 2.67 slots per node. */
-    uint32_t cap = 16;
-    while ((uint64_t)cap * 3 / 4 <= g->n_nodes) {
-        if (cap > UINT32_MAX / 2) {
-            return -1;
-        }
-        cap *= 2;
-    }
-    free(g->index);
-    g->index = calloc(cap, sizeof(uint32_t));
-    if (g->index == NULL) {
-        return -1;
-    }
-    g->index_cap = cap;
-    /* Inserts land on random slots: the slots of the next block of nodes
-       are prefetched while this block is inserted. */
-    const uint32_t ahead = 64;
-    for (uint32_t v = 0; v < g->n_nodes && v < ahead; v++) {
-        __builtin_prefetch(&g->index[hash_addr(g->addr[v], cap)], 1);
-    }
-    for (uint32_t v = 0; v < g->n_nodes; v++) {
-        if (v + ahead < g->n_nodes) {
-            __builtin_prefetch(&g->index[hash_addr(g->addr[v + ahead], cap)], 1);
-        }
-        uint32_t j = hash_addr(g->addr[v], cap);
-        while (g->index[j] != 0) {
-            if (g->addr[g->index[j] - 1] == g->addr[v]) {
-                return -2;
-            }
-            j = (j + 1) & (cap - 1);
-        }
-        g->index[j] = v + 1;
-    }
-    return 0;
-}
-
-hw_node
-hw_graph_find(const hw_graph *g, uint64_t addr)
-{
-    if (g->index == NULL) {
-        return HW_NONE;
-    }
-    uint32_t j = hash_addr(addr, g->index_cap);
-    while (g->index[j] != 0) {
-        hw_node v = g->index[j] - 1;
-        if (g->addr[v] == addr) {
-            return v;
-        }
-        j = (j + 1) & (g->index_cap - 1);
-    }
-    return HW_NONE;
+    uint32_t cap = hw_graph_index_capacity(g->n_nodes);
+    return cap == 0 ? -1 : hw_graph_index_sized(g, cap);
 }
 
 int

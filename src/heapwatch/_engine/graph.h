@@ -114,12 +114,44 @@ void hw_graph_free(hw_graph *g);
 /* Builds in_off/in_adj from out_off/out_adj.  0, or -1 out of memory. */
 int hw_graph_transpose(hw_graph *g);
 
-/* Builds the address index from addr[].  0, or -1 out of memory, or -2
-   when two nodes share an address (a corrupt snapshot). */
+/* The index slot where the search for addr starts (cap a power of two). */
+static inline uint32_t
+hw_addr_slot(uint64_t addr, uint32_t cap)
+{
+    return (uint32_t)(((addr >> 4) * 0x9E3779B97F4A7C15ULL) >> 32) & (cap - 1);
+}
+
+/* The index capacity graph.h's memory bound allows for n nodes: the
+   smallest power of two at most three quarters full (4 bytes x 1.33 to
+   2.67 slots per node), or 0 when n is too large. */
+uint32_t hw_graph_index_capacity(uint32_t n);
+
+/* Builds the address index from addr[] with `cap` slots (a power of two
+   larger than n_nodes).  0, or -1 out of memory, or -2 when two nodes
+   share an address (a corrupt snapshot). */
+int hw_graph_index_sized(hw_graph *g, uint32_t cap);
+
+/* The same with hw_graph_index_capacity(n_nodes) slots. */
 int hw_graph_index(hw_graph *g);
 
-/* The node whose object had this address, or HW_NONE. */
-hw_node hw_graph_find(const hw_graph *g, uint64_t addr);
+/* The node whose object had this address, or HW_NONE.  Inline: the
+   build resolves every reference through it. */
+static inline hw_node
+hw_graph_find(const hw_graph *g, uint64_t addr)
+{
+    if (g->index == NULL) {
+        return HW_NONE;
+    }
+    uint32_t j = hw_addr_slot(addr, g->index_cap);
+    while (g->index[j] != 0) {
+        hw_node v = g->index[j] - 1;
+        if (g->addr[v] == addr) {
+            return v;
+        }
+        j = (j + 1) & (g->index_cap - 1);
+    }
+    return HW_NONE;
+}
 
 /* Computes the path tree (parent, root_of; labels zeroed): breadth first
    from the named roots in order, then from the HW_HELD nodes not reached

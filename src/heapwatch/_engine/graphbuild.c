@@ -9,36 +9,15 @@
 #include "shallow.h"
 #include "walk.h"
 
-static inline uint32_t
-hash_addr(uint64_t a, uint32_t cap)
-{
-    return (uint32_t)(((a >> 4) * 0x9E3779B97F4A7C15ULL) >> 32) & (cap - 1);
-}
-
-/* A new index of `cap` slots (a power of two, more than twice n_nodes)
-   holding every node.  0, or -1 with MemoryError set. */
+/* The index rebuilt with `cap` slots; 0, or -1 with an exception set
+   (no duplicates can occur: each object is added once). */
 static int
 index_build(hw_graph *g, uint32_t cap)
 {
-    uint32_t *index = calloc(cap, sizeof(uint32_t));
-    if (index == NULL) {
+    if (hw_graph_index_sized(g, cap) < 0) {
         PyErr_NoMemory();
         return -1;
     }
-    const uint32_t ahead = 32;
-    for (uint32_t v = 0; v < g->n_nodes; v++) {
-        if (v + ahead < g->n_nodes) {
-            __builtin_prefetch(&index[hash_addr(g->addr[v + ahead], cap)], 1);
-        }
-        uint32_t j = hash_addr(g->addr[v], cap);
-        while (index[j] != 0) {
-            j = (j + 1) & (cap - 1);
-        }
-        index[j] = v + 1;
-    }
-    free(g->index);
-    g->index = index;
-    g->index_cap = cap;
     return 0;
 }
 
@@ -126,7 +105,7 @@ add_node(hw_build *b, PyObject *op)
     }
     g->size[v] = (uint64_t)hw_shallow_size(op, &e->sizer);
     if (!b->no_index) {
-        uint32_t j = hash_addr(g->addr[v], g->index_cap);
+        uint32_t j = hw_addr_slot(g->addr[v], g->index_cap);
         while (g->index[j] != 0) {
             j = (j + 1) & (g->index_cap - 1);
         }
@@ -156,15 +135,9 @@ add_node(hw_build *b, PyObject *op)
 static hw_node
 node_of(hw_build *b, PyObject *op)
 {
-    hw_graph *g = b->g;
-    uint64_t a = (uint64_t)(uintptr_t)op;
-    uint32_t j = hash_addr(a, g->index_cap);
-    while (g->index[j] != 0) {
-        hw_node v = g->index[j] - 1;
-        if (g->addr[v] == a) {
-            return v;
-        }
-        j = (j + 1) & (g->index_cap - 1);
+    hw_node v = hw_graph_find(b->g, (uint64_t)(uintptr_t)op);
+    if (v != HW_NONE) {
+        return v;
     }
     /* Not a node yet.  A live object reachable from a live one has a
        reference count of at least one; zero means freed memory that a
@@ -270,13 +243,13 @@ collect_ref(PyObject *op, void *arg)
 static inline void
 prefetch_slot(const hw_graph *g, PyObject *op)
 {
-    __builtin_prefetch(&g->index[hash_addr((uint64_t)(uintptr_t)op, g->index_cap)]);
+    __builtin_prefetch(&g->index[hw_addr_slot((uint64_t)(uintptr_t)op, g->index_cap)]);
 }
 
 static inline void
 prefetch_node(const hw_graph *g, PyObject *op)
 {
-    uint32_t id = g->index[hash_addr((uint64_t)(uintptr_t)op, g->index_cap)];
+    uint32_t id = g->index[hw_addr_slot((uint64_t)(uintptr_t)op, g->index_cap)];
     if (id != 0) {
         __builtin_prefetch(&g->addr[id - 1]);
     }
@@ -601,12 +574,8 @@ hw_build_run(hw_build *b, PyObject *roots, PyObject *const *exclude,
     }
     /* The build's index was kept at most half full while it grew; the
        final one may be smaller (graph.h's memory bound). */
-    uint32_t cap = 16;
-    while ((uint64_t)cap * 3 / 4 <= g->n_nodes) {
-        cap *= 2;
-    }
-    if (cap < g->index_cap && hw_graph_index(g) < 0) {
-        PyErr_NoMemory();
+    uint32_t cap = hw_graph_index_capacity(g->n_nodes);
+    if (cap != 0 && cap < g->index_cap && index_build(g, cap) < 0) {
         return -1;
     }
     if (mark_held(b) < 0) {
