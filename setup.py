@@ -26,9 +26,13 @@ ldflags = []
 undef = []
 if _flag("HEAPWATCH_WERROR"):
     cflags.append("-Werror")
+macros = []
 if _flag("HEAPWATCH_DEBUG") or _flag("HEAPWATCH_SANITIZE"):
     cflags += ["-O0", "-g3"]
     undef.append("NDEBUG")
+    # Every large array from malloc, so that ASan and valgrind see each
+    # block (bigmem.h).
+    macros.append(("HW_BIGMEM_PLAIN", "1"))
 if _flag("HEAPWATCH_SANITIZE"):
     san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
            "-fno-omit-frame-pointer"]
@@ -61,6 +65,7 @@ setup(
             extra_compile_args=cflags,
             extra_link_args=ldflags,
             undef_macros=undef,
+            define_macros=macros,
         )
     ],
 )

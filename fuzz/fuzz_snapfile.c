@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "bigmem.h"
 #include "snapfile.h"
 
 /* From the layout in snapfile.c. */
@@ -177,9 +178,9 @@ fuzz_one(const unsigned char *buf, size_t len)
         fuzz_fail("a recomputed path tree read back differently", NULL);
     }
     free(out);
-    free(reprs2);
+    hw_big_free(reprs2);
     hw_graph_free(g2);
-    free(reprs);
+    hw_big_free(reprs);
     hw_graph_free(g);
     return 1;
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "bigmem.h"
 #include "snapfile.h"
 #include "sample_graphs.h"
 
@@ -43,7 +44,7 @@ main(int argc, char **argv)
             fprintf(stderr, "make_seeds: %s: %s\n", path, strerror(errno));
             return 1;
         }
-        free(reprs);
+        hw_big_free(reprs);
         hw_graph_free(g);
     }
     return 0;

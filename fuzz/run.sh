@@ -24,7 +24,7 @@ mkdir -p "$OUT"
 "$CC" -g -O1 -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$ENGINE" fuzz/fuzz_snapfile.c "$ENGINE/snapfile.c" "$ENGINE/graph.c" \
-    "$ENGINE/strtab.c" -o "$OUT/fuzz_snapfile"
+    "$ENGINE/strtab.c" "$ENGINE/bigmem.c" -o "$OUT/fuzz_snapfile"
 
 # Refuse one malloc above 64 MB: inputs are at most 64 KB, and the reader
 # must never allocate more than a small multiple of its input.

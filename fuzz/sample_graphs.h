@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "bigmem.h"
 #include "graph.h"
 
 #define SAMPLE_COUNT 6
@@ -21,7 +22,7 @@
 static void *
 sg_zalloc(size_t count, size_t size)
 {
-    void *p = calloc(count + 1, size);
+    void *p = hw_big_alloc(count + 1, size);
     if (p == NULL) {
         abort();
     }
@@ -105,7 +106,7 @@ sg_random(uint32_t n, uint32_t max_deg, uint64_t seed, uint32_t n_types, uint32_
     }
     hw_graph *g = sg_alloc(n, n_types, n_edges, n_roots);
     sg_edges(g, (const uint32_t (*)[2])edges);
-    free(edges);
+    hw_big_free(edges);
     return g;
 }
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "bigmem.h"
 #include "snapfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -81,7 +82,7 @@ run_file(const char *path, const char *name)
             printf("%s: ERR %s\n", name, err);
         }
         fflush(stdout);
-        free(reprs);
+        hw_big_free(reprs);
         hw_graph_free(g);
     }
     LLVMFuzzerTestOneInput(buf, len);

@@ -32,6 +32,7 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "bigmem.h"
 #include "snapfile.h"
 #include "sample_graphs.h"
 
@@ -212,7 +213,7 @@ roundtrip(const char *name, hw_graph *g, const uint32_t *reprs)
     if (h != NULL) {
         compare_graphs(name, g, reprs, h, h_reprs);
     }
-    free(h_reprs);
+    hw_big_free(h_reprs);
     hw_graph_free(h);
     free(buf);
 }
@@ -233,7 +234,7 @@ test_samples(void)
         if (reprs != NULL) {
             roundtrip(name, g, NULL);       /* the same without reprs */
         }
-        free(reprs);
+        hw_big_free(reprs);
         hw_graph_free(g);
     }
 }
@@ -273,7 +274,7 @@ test_large(void)
     uint32_t *reprs;
     hw_graph *g = large_graph(&reprs);
     roundtrip("large", g, reprs);
-    free(reprs);
+    hw_big_free(reprs);
     hw_graph_free(g);
 }
 
@@ -358,11 +359,11 @@ test_interrupted_pipe(void)
     if (h != NULL) {
         compare_graphs("interrupted pipe", g, reprs, h, h_reprs);
     }
-    free(h_reprs);
+    hw_big_free(h_reprs);
     hw_graph_free(h);
     free(buf);
     close(mem);
-    free(reprs);
+    hw_big_free(reprs);
     hw_graph_free(g);
 }
 
@@ -381,7 +382,7 @@ test_edges_of_the_api(void)
     check(h != NULL && h->n_nodes == 0 && h->out_off[0] == 0, "bare graph: read: %s", err);
     hw_graph_free(h);
     free(buf);
-    g->parent = malloc(sizeof(hw_node));
+    g->parent = hw_big_alloc(1, sizeof(hw_node));
     expect_write_error("half a path tree", g, NULL, "incomplete path tree");
     hw_graph_free(g);
 
@@ -394,7 +395,7 @@ test_edges_of_the_api(void)
     hw_graph_free(h);
     check(hw_snap_read(buf, len - 1, NULL, NULL, 0) == NULL, "NULL err: cut file accepted");
     free(buf);
-    free(reprs);
+    hw_big_free(reprs);
     hw_graph_free(g);
 }
 
@@ -437,7 +438,7 @@ test_canonical(void)
     }
     hw_graph_free(h);
     free(buf);
-    free(reprs);
+    hw_big_free(reprs);
     hw_graph_free(g);
 }
 
@@ -553,7 +554,7 @@ test_write_errors(void)
     /* Not UTF-8: the table takes any bytes without a NUL. */
     hw_strtab_add(&g->strings, "caf\xe9", 4);
     expect_write_error("latin-1 string", g, reprs, "is not valid UTF-8");
-    free(reprs);
+    hw_big_free(reprs);
     hw_graph_free(g);
 
     /* Cycles of parents along real edges (checked after the edges): node
@@ -570,7 +571,7 @@ test_write_errors(void)
     g->parent[2] = 1;
     g->parent[3] = 2;
     expect_write_error("parent cycle", g, reprs, "form a cycle");
-    free(reprs);
+    hw_big_free(reprs);
     hw_graph_free(g);
 }
 
@@ -623,7 +624,7 @@ test_read_damage(void)
         char err[256], what[128];
         size_t len;
         unsigned char *buf = write_mem(g, reprs, &len, err, sizeof(err));
-        free(reprs);
+        hw_big_free(reprs);
         hw_graph_free(g);
         if (buf == NULL) {
             check(0, "%s: write: %s", name, err);
@@ -677,7 +678,7 @@ test_read_damage(void)
                     patch_size_crc(copy, len);
                     uint32_t *r;
                     hw_graph *h = read_charged(copy, len, &r, err, sizeof(err));
-                    free(r);
+                    hw_big_free(r);
                     hw_graph_free(h);
                 }
             }
@@ -749,7 +750,7 @@ test_out_of_memory(void)
             check(h == NULL && r == NULL && strcmp(err, "out of memory") == 0,
                   "oom: allocation %ld of a read: \"%s\"", k, h ? "accepted" : err);
         }
-        free(r);
+        hw_big_free(r);
         hw_graph_free(h);
     }
     int fd = memfd_create("oom", 0);
@@ -776,7 +777,7 @@ test_out_of_memory(void)
     check(reads_done && writes_done, "oom: did not run out of allocations to fail");
     close(fd);
     free(buf);
-    free(reprs);
+    hw_big_free(reprs);
     hw_graph_free(g);
 }
 

@@ -311,6 +311,43 @@ def test_edges_are_gc_referents_in_order(module: types.ModuleType) -> None:
             assert n in g.referrers(r)
 
 
+def test_large_graph_edges_are_gc_referents(module: types.ModuleType) -> None:
+    # Big enough that every per-node array lives on a mapping of its own
+    # (bigmem.h: 4 MiB and up) and grows by moving it.
+    n_rows = 150_000
+    module.ROWS = [Target(i) for i in range(n_rows)]  # type: ignore[attr-defined]
+    for r in module.ROWS:  # type: ignore[attr-defined]
+        r.name = f"row {r.tag}"
+        r.pair = (r.tag * 7919, str(r.tag))
+    del r
+    gc.collect()  # untracks the pairs: reached only through the graph's pass 2
+    snap = heapwatch.snapshot()
+    g = snap.graph
+    assert g.info["nodes"] > 600_000
+    assert sum(c for name, (c, _) in snap.census().items()
+               if name.endswith(".Target")) >= n_rows
+    for i in [*range(0, n_rows, 997), n_rows - 1]:
+        row = module.ROWS[i]  # type: ignore[attr-defined]
+        for o in (row, row.__dict__, row.pair):
+            n = g.find(id(o))
+            assert n is not None
+            assert [g.node(c)[1] for c in g.referents(n)] == [id(c) for c in gc.get_referents(o)]
+        assert g.node(g.find(id(row.pair)))[4] is gc.is_tracked(row.pair)
+        assert str(snap.why(row)) == f"module hw_graph_testmod .ROWS -> list [{i}] -> Target"
+
+
+def test_build_seconds() -> None:
+    import time
+    t0 = time.perf_counter()
+    snap = heapwatch.snapshot()
+    elapsed = time.perf_counter() - t0
+    steps = snap.info["build_seconds"]
+    assert set(steps) == {"walk", "edges", "index_held", "paths", "names"}
+    assert all(t >= 0 for t in steps.values())
+    assert steps["walk"] > 0 and steps["edges"] > 0
+    assert sum(steps.values()) <= elapsed
+
+
 def test_untracked_objects_are_nodes(module: types.ModuleType) -> None:
     module.S = "a string only this test makes " + str(os.getpid())  # type: ignore[attr-defined]
     snap = heapwatch.snapshot()
@@ -426,6 +463,7 @@ def test_snapshot_round_trip(tmp_path: Any, module: types.ModuleType) -> None:
         [(g.count, g.bytes, g.retained, g.via) for g in snap.retention("Target", None)]
     assert back.info["nodes"] == snap.info["nodes"]
     assert back.info["edges"] == snap.info["edges"]
+    assert set(back.info["build_seconds"].values()) == {0.0}  # read, not built
 
 
 def test_snapshot_overwrites_with_0600(tmp_path: Any) -> None:

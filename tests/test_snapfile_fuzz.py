@@ -42,7 +42,7 @@ CFLAGS = ["-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter",
           "-Wno-missing-field-initializers", "-Werror", "-g", "-O1",
           "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
           "-fno-sanitize-recover=undefined", "-I", str(ENGINE)]
-ENGINE_SOURCES = [str(ENGINE / n) for n in ("snapfile.c", "graph.c", "strtab.c")]
+ENGINE_SOURCES = [str(ENGINE / n) for n in ("snapfile.c", "graph.c", "strtab.c", "bigmem.c")]
 PROGRAMS = {
     "standalone": ["standalone.c", "fuzz_snapfile.c"],
     "test_snapfile": ["test_snapfile.c", "fuzz_snapfile.c"],

@@ -8,6 +8,7 @@
  */
 
 #include <stdlib.h>
+#include "bigmem.h"
 #include "dominators.h"
 #include "graph.h"
 
@@ -119,11 +120,11 @@ hw_dominators(uint32_t n,
     if (len > SIZE_MAX / (3 * sizeof(uint32_t))) {
         return -1;
     }
-    uint32_t *nums = malloc(3 * len * sizeof(uint32_t));
-    dom_link *link = malloc(len * sizeof(dom_link));
+    uint32_t *nums = hw_big_alloc(3 * len, sizeof(uint32_t));
+    dom_link *link = hw_big_alloc(len, sizeof(dom_link));
     if (nums == NULL || link == NULL) {
-        free(nums);
-        free(link);
+        hw_big_free(nums);
+        hw_big_free(link);
         return -1;
     }
     uint32_t *vertex = nums, *parent = nums + len, *semi = nums + 2 * len;
@@ -278,8 +279,8 @@ hw_dominators(uint32_t n,
     for (uint32_t w = 1; w <= k; w++) {
         idom[vertex[w]] = vertex[semi[w]];
     }
-    free(nums);
-    free(link);
+    hw_big_free(nums);
+    hw_big_free(link);
     return 0;
 }
 
@@ -291,7 +292,7 @@ hw_retained_sizes(uint32_t n, const uint32_t *idom, const uint64_t *size,
        been added into retained[v] yet; once it falls to 0, retained[v] is
        final and goes into its parent's.  DONE marks the nodes added. */
     const uint32_t DONE = UINT32_MAX;
-    uint32_t *pending = calloc((size_t)n + 1, sizeof(uint32_t));
+    uint32_t *pending = hw_big_alloc((size_t)n + 1, sizeof(uint32_t));
     if (pending == NULL) {
         return -1;
     }
@@ -323,6 +324,6 @@ hw_retained_sizes(uint32_t n, const uint32_t *idom, const uint64_t *size,
             x = p;
         }
     }
-    free(pending);
+    hw_big_free(pending);
     return 0;
 }

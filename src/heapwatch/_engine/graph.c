@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "bigmem.h"
 #include "graph.h"
 
 hw_graph *
@@ -18,22 +19,22 @@ hw_graph_free(hw_graph *g)
         return;
     }
     hw_strtab_clear(&g->strings);
-    free(g->type_name);
-    free(g->addr);
-    free(g->type);
-    free(g->size);
-    free(g->flags);
-    free(g->out_off);
-    free(g->out_adj);
-    free(g->in_off);
-    free(g->in_adj);
-    free(g->root_node);
-    free(g->root_label);
-    free(g->index);
-    free(g->parent);
-    free(g->root_of);
-    free(g->label_kind);
-    free(g->label);
+    hw_big_free(g->type_name);
+    hw_big_free(g->addr);
+    hw_big_free(g->type);
+    hw_big_free(g->size);
+    hw_big_free(g->flags);
+    hw_big_free(g->out_off);
+    hw_big_free(g->out_adj);
+    hw_big_free(g->in_off);
+    hw_big_free(g->in_adj);
+    hw_big_free(g->root_node);
+    hw_big_free(g->root_label);
+    hw_big_free(g->index);
+    hw_big_free(g->parent);
+    hw_big_free(g->root_of);
+    hw_big_free(g->label_kind);
+    hw_big_free(g->label);
     free(g);
 }
 
@@ -41,10 +42,10 @@ int
 hw_graph_transpose(hw_graph *g)
 {
     uint32_t n = g->n_nodes;
-    free(g->in_off);
-    free(g->in_adj);
-    g->in_off = calloc((size_t)n + 1, sizeof(uint32_t));
-    g->in_adj = malloc(((size_t)g->n_edges + 1) * sizeof(uint32_t));
+    hw_big_free(g->in_off);
+    hw_big_free(g->in_adj);
+    g->in_off = hw_big_alloc((size_t)n + 1, sizeof(uint32_t));
+    g->in_adj = hw_big_alloc((size_t)g->n_edges + 1, sizeof(uint32_t));
     if (g->in_off == NULL || g->in_adj == NULL) {
         return -1;
     }
@@ -57,7 +58,7 @@ hw_graph_transpose(hw_graph *g)
     for (uint32_t v = 0; v < n; v++) {
         g->in_off[v + 1] += g->in_off[v];
     }
-    uint32_t *fill = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    uint32_t *fill = hw_big_alloc((size_t)n + 1, sizeof(uint32_t));
     if (fill == NULL) {
         return -1;
     }
@@ -67,7 +68,7 @@ hw_graph_transpose(hw_graph *g)
             g->in_adj[fill[g->out_adj[e]]++] = v;
         }
     }
-    free(fill);
+    hw_big_free(fill);
     return 0;
 }
 
@@ -87,7 +88,7 @@ hw_graph_index_capacity(uint32_t n)
 int
 hw_graph_index_sized(hw_graph *g, uint32_t cap)
 {
-    uint32_t *index = calloc(cap, sizeof(uint32_t));
+    uint32_t *index = hw_big_alloc(cap, sizeof(uint32_t));
     if (index == NULL) {
         return -1;
     }
@@ -104,14 +105,14 @@ hw_graph_index_sized(hw_graph *g, uint32_t cap)
         uint32_t j = hw_addr_slot(g->addr[v], cap);
         while (index[j] != 0) {
             if (g->addr[index[j] - 1] == g->addr[v]) {
-                free(index);
+                hw_big_free(index);
                 return -2;
             }
             j = (j + 1) & (cap - 1);
         }
         index[j] = v + 1;
     }
-    free(g->index);
+    hw_big_free(g->index);
     g->index = index;
     g->index_cap = cap;
     return 0;
@@ -128,20 +129,20 @@ int
 hw_graph_paths(hw_graph *g)
 {
     uint32_t n = g->n_nodes;
-    free(g->parent);
-    free(g->root_of);
-    free(g->label_kind);
-    free(g->label);
-    g->parent = malloc(((size_t)n + 1) * sizeof(hw_node));
-    g->root_of = malloc(((size_t)n + 1) * sizeof(uint32_t));
-    g->label_kind = calloc((size_t)n + 1, 1);
-    g->label = calloc((size_t)n + 1, sizeof(uint32_t));
+    hw_big_free(g->parent);
+    hw_big_free(g->root_of);
+    hw_big_free(g->label_kind);
+    hw_big_free(g->label);
+    g->parent = hw_big_alloc((size_t)n + 1, sizeof(hw_node));
+    g->root_of = hw_big_alloc((size_t)n + 1, sizeof(uint32_t));
+    g->label_kind = hw_big_alloc((size_t)n + 1, 1);
+    g->label = hw_big_alloc((size_t)n + 1, sizeof(uint32_t));
     /* The queue: every node enters it at most once. */
-    hw_node *queue = malloc(((size_t)n + 1) * sizeof(hw_node));
-    uint8_t *seen = calloc((size_t)n + 1, 1);
+    hw_node *queue = hw_big_alloc((size_t)n + 1, sizeof(hw_node));
+    uint8_t *seen = hw_big_alloc((size_t)n + 1, 1);
     if (!g->parent || !g->root_of || !g->label_kind || !g->label || !queue || !seen) {
-        free(queue);
-        free(seen);
+        hw_big_free(queue);
+        hw_big_free(seen);
         return -1;
     }
     for (uint32_t v = 0; v < n; v++) {
@@ -188,7 +189,7 @@ hw_graph_paths(hw_graph *g)
             }
         }
     }
-    free(queue);
-    free(seen);
+    hw_big_free(queue);
+    hw_big_free(seen);
     return 0;
 }

@@ -4,10 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bigmem.h"
 #include "census.h"
 #include "graphbuild.h"
 #include "shallow.h"
 #include "walk.h"
+
+double
+hw_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 /* The index rebuilt with `cap` slots; 0, or -1 with an exception set
    (no duplicates can occur: each object is added once). */
@@ -43,17 +52,17 @@ reserve_node(hw_build *b)
     if (g->n_nodes + 1 >= b->cap_nodes) {
         uint32_t cap = b->cap_nodes ? (b->cap_nodes > UINT32_MAX / 2 ? UINT32_MAX : b->cap_nodes * 2)
                                     : 1u << 16;
-        uint64_t *addr = realloc(g->addr, (size_t)cap * sizeof(uint64_t));
+        uint64_t *addr = hw_big_resize(g->addr, cap, sizeof(uint64_t));
         if (addr) g->addr = addr;
-        uint32_t *type = realloc(g->type, (size_t)cap * sizeof(uint32_t));
+        uint32_t *type = hw_big_resize(g->type, cap, sizeof(uint32_t));
         if (type) g->type = type;
-        uint64_t *size = realloc(g->size, (size_t)cap * sizeof(uint64_t));
+        uint64_t *size = hw_big_resize(g->size, cap, sizeof(uint64_t));
         if (size) g->size = size;
-        uint8_t *flags = realloc(g->flags, (size_t)cap);
+        uint8_t *flags = hw_big_resize(g->flags, cap, 1);
         if (flags) g->flags = flags;
-        uint32_t *off = realloc(g->out_off, ((size_t)cap + 1) * sizeof(uint32_t));
+        uint32_t *off = hw_big_resize(g->out_off, (size_t)cap + 1, sizeof(uint32_t));
         if (off) g->out_off = off;
-        uint32_t *rc = realloc(b->refcnt, (size_t)cap * sizeof(uint32_t));
+        uint32_t *rc = hw_big_resize(b->refcnt, cap, sizeof(uint32_t));
         if (rc) b->refcnt = rc;
         if (!addr || !type || !size || !flags || !off || !rc) {
             PyErr_NoMemory();
@@ -61,7 +70,8 @@ reserve_node(hw_build *b)
         }
         b->cap_nodes = cap;
     }
-    if (!b->no_index && (g->n_nodes + 1) * 2 > g->index_cap && index_grow(g) < 0) {
+    if (!b->no_index && (uint64_t)(g->n_nodes + 1) * 4 > (uint64_t)g->index_cap * 3
+        && index_grow(g) < 0) {
         return -1;
     }
     return 0;
@@ -80,6 +90,9 @@ is_immortal(PyObject *op)
 
 /* Scratch flags, cleared by mark_held. */
 #define HW_ISTYPE 0x40          /* a type object (the type table may hold it) */
+#define HW_LEAF   0x20          /* no referents to visit (str, int, float, an
+                                   untracked object without tp_traverse): pass 2
+                                   passes it by without reading the object */
 
 /* Appends op as a new node (its address not yet in the index).  Returns
    the node, or HW_NONE with an exception set. */
@@ -102,6 +115,9 @@ add_node(hw_build *b, PyObject *op)
     b->refcnt[v] = refs >= (Py_ssize_t)UINT32_MAX || is_immortal(op) ? UINT32_MAX : (uint32_t)refs;
     if (PyType_Check(op)) {
         g->flags[v] |= HW_ISTYPE;
+    }
+    if (Py_TYPE(op)->tp_traverse == NULL || !PyObject_IS_GC(op)) {
+        g->flags[v] |= HW_LEAF;
     }
     g->size[v] = (uint64_t)hw_shallow_size(op, &e->sizer);
     if (!b->no_index) {
@@ -184,7 +200,7 @@ append_edge(hw_build *b, hw_node w)
         if (cap > UINT32_MAX - 1) {
             cap = UINT32_MAX - 1;
         }
-        uint32_t *adj = realloc(g->out_adj, (size_t)cap * sizeof(uint32_t));
+        uint32_t *adj = hw_big_resize(g->out_adj, cap, sizeof(uint32_t));
         if (adj == NULL) {
             PyErr_NoMemory();
             return -1;
@@ -275,9 +291,8 @@ build_edges(hw_build *b)
         while (v < g->n_nodes && k < BATCH_SOURCES && rb.n < BATCH_REFS) {
             size_t before = rb.n;
             PyObject *op = (PyObject *)(uintptr_t)g->addr[v];
-            traverseproc trav = Py_TYPE(op)->tp_traverse;
-            if (trav != NULL && PyObject_IS_GC(op) && !hw_broken_traverse(op)
-                && trav(op, collect_ref, &rb) != 0) {
+            if (!(g->flags[v] & HW_LEAF) && !hw_broken_traverse(op)
+                && Py_TYPE(op)->tp_traverse(op, collect_ref, &rb) != 0) {
                 if (!PyErr_Occurred()) {
                     PyErr_SetString(PyExc_RuntimeError, "tp_traverse failed");
                 }
@@ -390,7 +405,7 @@ name_types(hw_build *b)
         return -1;
     }
     g->n_types = (uint32_t)n;
-    g->type_name = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    g->type_name = hw_big_alloc((size_t)n + 1, sizeof(uint32_t));
     int r = 0;
     if (g->type_name == NULL) {
         PyErr_NoMemory();
@@ -414,7 +429,7 @@ static int
 mark_held(hw_build *b)
 {
     hw_graph *g = b->g;
-    uint32_t *in = calloc((size_t)g->n_nodes + 1, sizeof(uint32_t));
+    uint32_t *in = hw_big_alloc((size_t)g->n_nodes + 1, sizeof(uint32_t));
     if (in == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -430,13 +445,13 @@ mark_held(hw_build *b)
             if (hw_typetable_find(&b->types, (PyTypeObject *)op) != NULL) {
                 refs--;
             }
-            g->flags[v] &= (uint8_t)~HW_ISTYPE;
         }
+        g->flags[v] &= (uint8_t)~(HW_ISTYPE | HW_LEAF);
         if (refs != UINT32_MAX && refs > in[v]) {
             g->flags[v] |= HW_HELD;
         }
     }
-    free(in);
+    hw_big_free(in);
     return 0;
 }
 
@@ -448,12 +463,12 @@ trim(hw_build *b)
     hw_graph *g = b->g;
     size_t n = (size_t)g->n_nodes + 1;
     void *p;
-    if ((p = realloc(g->addr, n * sizeof(uint64_t)))) g->addr = p;
-    if ((p = realloc(g->type, n * sizeof(uint32_t)))) g->type = p;
-    if ((p = realloc(g->size, n * sizeof(uint64_t)))) g->size = p;
-    if ((p = realloc(g->flags, n))) g->flags = p;
-    if ((p = realloc(g->out_off, n * sizeof(uint32_t)))) g->out_off = p;
-    if ((p = realloc(g->out_adj, ((size_t)g->n_edges + 1) * sizeof(uint32_t)))) g->out_adj = p;
+    if ((p = hw_big_resize(g->addr, n, sizeof(uint64_t)))) g->addr = p;
+    if ((p = hw_big_resize(g->type, n, sizeof(uint32_t)))) g->type = p;
+    if ((p = hw_big_resize(g->size, n, sizeof(uint64_t)))) g->size = p;
+    if ((p = hw_big_resize(g->flags, n, 1))) g->flags = p;
+    if ((p = hw_big_resize(g->out_off, n, sizeof(uint32_t)))) g->out_off = p;
+    if ((p = hw_big_resize(g->out_adj, (size_t)g->n_edges + 1, sizeof(uint32_t)))) g->out_adj = p;
     b->cap_nodes = (uint32_t)n;
     b->cap_edges = g->n_edges + 1;
 }
@@ -512,7 +527,10 @@ hw_build_run(hw_build *b, PyObject *roots, PyObject *const *exclude,
     /* Pass 1: the tracked objects.  The walk visits each once, so no lookup
        is needed: the index is built afterwards in one go, sized for the
        untracked objects pass 2 usually adds (about twice as many), instead
-       of being rehashed at every doubling. */
+       of being rehashed at every doubling.  Like the final index it is at
+       most three quarters full (reserve_node doubles it past that), so
+       when the guess holds it is the final index too. */
+    double t0 = hw_seconds();
     b->walk_refs = hw_walk_extra_refs();
     b->no_index = 1;
     int walked = hw_walk(visit_tracked, b);
@@ -521,19 +539,16 @@ hw_build_run(hw_build *b, PyObject *roots, PyObject *const *exclude,
         return -1;
     }
     g->n_tracked = g->n_nodes;
-    uint64_t want = 2 * (3 * (uint64_t)g->n_tracked + 1);
-    uint32_t icap = 1u << 16;
-    while (icap < want && icap <= UINT32_MAX / 4) {
-        icap *= 2;
-    }
-    if (index_build(g, icap) < 0) {
+    uint64_t guess = 3 * (uint64_t)g->n_tracked + 1;
+    if (index_build(g, hw_graph_index_capacity(guess < (1u << 30) ? (uint32_t)guess
+                                                                   : (1u << 30))) < 0) {
         return -1;
     }
 
     /* The named roots: their objects become nodes if the walk did not
        reach them (an untracked str held by a module global, say). */
-    g->root_node = malloc(((size_t)nroots + 1) * sizeof(hw_node));
-    g->root_label = malloc(((size_t)nroots + 1) * sizeof(uint32_t));
+    g->root_node = hw_big_alloc((size_t)nroots + 1, sizeof(hw_node));
+    g->root_label = hw_big_alloc((size_t)nroots + 1, sizeof(uint32_t));
     if (g->root_node == NULL || g->root_label == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -564,16 +579,20 @@ hw_build_run(hw_build *b, PyObject *roots, PyObject *const *exclude,
     }
 
     /* Pass 2: the edges.  n_nodes grows while this runs. */
+    double t1 = hw_seconds();
+    b->t_walk = t1 - t0;
     if (build_edges(b) < 0) {
         return -1;
     }
+    double t2 = hw_seconds();
+    b->t_edges = t2 - t1;
     trim(b);
 
     if (name_types(b) < 0) {
         return -1;
     }
-    /* The build's index was kept at most half full while it grew; the
-       final one may be smaller (graph.h's memory bound). */
+    /* When pass 2 added fewer nodes than guessed, the index is larger than
+       graph.h's memory bound allows: rebuilt to size. */
     uint32_t cap = hw_graph_index_capacity(g->n_nodes);
     if (cap != 0 && cap < g->index_cap && index_build(g, cap) < 0) {
         return -1;
@@ -581,6 +600,7 @@ hw_build_run(hw_build *b, PyObject *roots, PyObject *const *exclude,
     if (mark_held(b) < 0) {
         return -1;
     }
+    b->t_rest = hw_seconds() - t2;
     return 0;
 }
 
@@ -612,7 +632,7 @@ hw_build_clear(hw_build *b)
     }
     PyMem_RawFree(b->deferred_obj);
     PyMem_RawFree(b->deferred_node);
-    free(b->refcnt);
+    hw_big_free(b->refcnt);
     b->refcnt = NULL;
     b->deferred_obj = NULL;
     b->deferred_node = NULL;

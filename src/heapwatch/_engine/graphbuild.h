@@ -49,7 +49,13 @@ typedef struct {
     uint64_t cap_edges;
     int gc_was_enabled;
     int gc_disabled;
+    /* Seconds spent (hw_seconds): the walk of pass 1, the edges of pass 2,
+       and the rest (type names, index, held from outside). */
+    double t_walk, t_edges, t_rest;
 } hw_build;
+
+/* A monotonic clock in seconds, for the step timings of Graph.info. */
+double hw_seconds(void);
 
 /* Builds into a new graph b->g.  roots: a list of (label str, object)
    tuples, the named roots in order (the list and its tuples are excluded

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "attrs.h"
+#include "bigmem.h"
 #include "dominators.h"
 #include "graph.h"
 #include "graphbuild.h"
@@ -27,7 +28,12 @@ typedef struct {
     uint32_t *reprs;            /* node -> string id, or NULL */
     uint32_t *idom;             /* NULL until dominators() */
     uint64_t *retained;
+    /* Seconds per step of the build (walk, edges, rest of the build, path
+       tree, names); all 0 for a graph read from a file. */
+    double steps[5];
 } GraphObject;
+
+static const char *const step_names[5] = {"walk", "edges", "index_held", "paths", "names"};
 
 static PyTypeObject *graph_type = NULL;     /* set once, at module exec */
 
@@ -41,13 +47,14 @@ wrap_graph(hw_graph *g, uint32_t *reprs)
     GraphObject *self = PyObject_New(GraphObject, graph_type);
     if (self == NULL) {
         hw_graph_free(g);
-        free(reprs);
+        hw_big_free(reprs);
         return NULL;
     }
     self->g = g;
     self->reprs = reprs;
     self->idom = NULL;
     self->retained = NULL;
+    memset(self->steps, 0, sizeof(self->steps));
     return (PyObject *)self;
 }
 
@@ -56,9 +63,9 @@ graph_dealloc(GraphObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     hw_graph_free(self->g);
-    free(self->reprs);
-    free(self->idom);
-    free(self->retained);
+    hw_big_free(self->reprs);
+    hw_big_free(self->idom);
+    hw_big_free(self->retained);
     PyObject_Free(self);
     Py_DECREF(tp);
 }
@@ -280,7 +287,7 @@ short_repr(PyObject *op)
 static uint32_t *
 collect_reprs(hw_graph *g)
 {
-    uint32_t *reprs = malloc(((size_t)g->n_nodes + 1) * sizeof(uint32_t));
+    uint32_t *reprs = hw_big_alloc((size_t)g->n_nodes + 1, sizeof(uint32_t));
     if (reprs == NULL) {
         PyErr_NoMemory();
         return NULL;
@@ -289,7 +296,7 @@ collect_reprs(hw_graph *g)
         reprs[v] = HW_NONE;
         PyObject *r = short_repr((PyObject *)(uintptr_t)g->addr[v]);
         if (r == NULL) {
-            free(reprs);
+            hw_big_free(reprs);
             return NULL;
         }
         if (r != Py_None) {
@@ -405,13 +412,16 @@ hw_graph_py(PyObject *module, PyObject *args, PyObject *kwds)
             b.g->flags[v] |= HW_QUIET;
         }
     }
+    double t0 = hw_seconds();
     if (r == 0 && hw_graph_paths(b.g) < 0) {
         PyErr_NoMemory();
         r = -1;
     }
+    double t1 = hw_seconds();
     if (r == 0) {
         r = mode == 0 ? hw_label_targets(b.g) : mode == 1 ? hw_label_all(b.g) : 0;
     }
+    double steps[5] = {b.t_walk, b.t_edges, b.t_rest, t1 - t0, hw_seconds() - t1};
     uint32_t *reprs = NULL;
     if (r == 0 && want_reprs) {
         reprs = collect_reprs(b.g);
@@ -431,10 +441,13 @@ hw_graph_py(PyObject *module, PyObject *args, PyObject *kwds)
     }
     if (r == 0) {
         result = wrap_graph(g, reprs);
+        if (result != NULL) {
+            memcpy(((GraphObject *)result)->steps, steps, sizeof(steps));
+        }
     }
     else {
         hw_graph_free(g);
-        free(reprs);
+        hw_big_free(reprs);
     }
     PyMem_Free(xs);
     Py_DECREF(excl);
@@ -668,8 +681,8 @@ ensure_in_edges(GraphObject *self)
         return 0;
     }
     if (hw_graph_transpose(self->g) < 0) {
-        free(self->g->in_off);
-        free(self->g->in_adj);
+        hw_big_free(self->g->in_off);
+        hw_big_free(self->g->in_adj);
         self->g->in_off = NULL;
         self->g->in_adj = NULL;
         PyErr_NoMemory();
@@ -753,13 +766,13 @@ ensure_dominators(GraphObject *self)
     uint32_t n = g->n_nodes;
     /* The virtual root's edges: named roots first, then nodes held from
        outside (the order only affects speed, not the result). */
-    uint32_t *roots = malloc(((size_t)n + g->n_roots + 1) * sizeof(uint32_t));
-    uint32_t *idom = malloc(((size_t)n + 1) * sizeof(uint32_t));
-    uint64_t *retained = malloc(((size_t)n + 1) * sizeof(uint64_t));
+    uint32_t *roots = hw_big_alloc((size_t)n + g->n_roots + 1, sizeof(uint32_t));
+    uint32_t *idom = hw_big_alloc((size_t)n + 1, sizeof(uint32_t));
+    uint64_t *retained = hw_big_alloc((size_t)n + 1, sizeof(uint64_t));
     if (!roots || !idom || !retained) {
-        free(roots);
-        free(idom);
-        free(retained);
+        hw_big_free(roots);
+        hw_big_free(idom);
+        hw_big_free(retained);
         PyErr_NoMemory();
         return -1;
     }
@@ -779,17 +792,17 @@ ensure_dominators(GraphObject *self)
         rc = hw_retained_sizes(n, idom, g->size, retained);
     }
     Py_END_ALLOW_THREADS
-    free(roots);
+    hw_big_free(roots);
     if (rc < 0) {
-        free(idom);
-        free(retained);
+        hw_big_free(idom);
+        hw_big_free(retained);
         PyErr_NoMemory();
         return -1;
     }
     if (self->idom != NULL) {
         /* Another thread computed them while the GIL was released. */
-        free(idom);
-        free(retained);
+        hw_big_free(idom);
+        hw_big_free(retained);
         return 0;
     }
     self->idom = idom;
@@ -859,7 +872,7 @@ graph_top_retainers(GraphObject *self, PyObject *args, PyObject *kwds)
     size_t have = 0;
     uint32_t *best;
     if (k > 64) {
-        best = malloc(((size_t)g->n_nodes + 1) * sizeof(uint32_t));
+        best = hw_big_alloc((size_t)g->n_nodes + 1, sizeof(uint32_t));
         if (best == NULL) {
             return PyErr_NoMemory();
         }
@@ -871,7 +884,7 @@ graph_top_retainers(GraphObject *self, PyObject *args, PyObject *kwds)
         have = k;
     }
     else {
-        best = malloc((k + 1) * sizeof(uint32_t));
+        best = hw_big_alloc(k + 1, sizeof(uint32_t));
         if (best == NULL) {
             return PyErr_NoMemory();
         }
@@ -898,7 +911,7 @@ graph_top_retainers(GraphObject *self, PyObject *args, PyObject *kwds)
         }
         PyList_SET_ITEM(list, (Py_ssize_t)i, t);
     }
-    free(best);
+    hw_big_free(best);
     return list;
 }
 
@@ -913,7 +926,7 @@ target_array(GraphObject *self, PyObject *nodes, uint32_t *n)
     *n = 0;
     int all = PyUnicode_Check(nodes) && PyUnicode_CompareWithASCIIString(nodes, "all") == 0;
     if (nodes == Py_None || all) {
-        out = malloc(((size_t)g->n_nodes + 1) * sizeof(hw_node));
+        out = hw_big_alloc((size_t)g->n_nodes + 1, sizeof(hw_node));
         if (out == NULL) {
             PyErr_NoMemory();
             return NULL;
@@ -934,7 +947,7 @@ target_array(GraphObject *self, PyObject *nodes, uint32_t *n)
         return NULL;
     }
     Py_ssize_t len = PySequence_Fast_GET_SIZE(seq);
-    out = malloc(((size_t)len + 1) * sizeof(hw_node));
+    out = hw_big_alloc((size_t)len + 1, sizeof(hw_node));
     if (out == NULL) {
         Py_DECREF(seq);
         PyErr_NoMemory();
@@ -943,7 +956,7 @@ target_array(GraphObject *self, PyObject *nodes, uint32_t *n)
     for (Py_ssize_t i = 0; i < len; i++) {
         if (parse_node(self, PySequence_Fast_GET_ITEM(seq, i), &out[i]) < 0) {
             Py_DECREF(seq);
-            free(out);
+            hw_big_free(out);
             return NULL;
         }
     }
@@ -1042,7 +1055,7 @@ graph_retention(GraphObject *self, PyObject *args, PyObject *kwds)
         return NULL;
     }
     if (want_retained && ensure_dominators(self) < 0) {
-        free(targets);
+        hw_big_free(targets);
         return NULL;
     }
     hw_shapes shapes;
@@ -1057,7 +1070,7 @@ graph_retention(GraphObject *self, PyObject *args, PyObject *kwds)
         qsort(groups, ng, sizeof(hw_group), cmp_group_retained);
     }
     Py_END_ALLOW_THREADS
-    free(targets);
+    hw_big_free(targets);
     if (rc < 0) {
         hw_shapes_clear(&shapes);
         return PyErr_NoMemory();
@@ -1104,7 +1117,7 @@ graph_retained_by_type(GraphObject *self, PyObject *Py_UNUSED(ignored))
     }
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = hw_group_retained(g, self->idom, self->retained, g->type, groups, g->n_types);
+    rc = hw_group_retained(g, self->idom, self->retained, g->type, 0, groups, g->n_types);
     Py_END_ALLOW_THREADS
     if (rc < 0) {
         free(groups);
@@ -1226,7 +1239,18 @@ graph_get_info(GraphObject *self, void *Py_UNUSED(closure))
     /* (in_off and in_adj counted whether made yet or not) */
     size_t graph_bytes = n * (8 + 4 + 8 + 1 + 4 + 4) + (size_t)g->index_cap * 4 + e * 8;
     size_t extra = (g->parent ? n * 13 : 0) + (self->idom ? n * 12 : 0);
-    return Py_BuildValue("{s:k,s:k,s:k,s:k,s:k,s:s,s:k,s:d,s:n,s:n,s:O}",
+    PyObject *steps = PyDict_New();
+    for (int i = 0; steps != NULL && i < 5; i++) {
+        PyObject *t = PyFloat_FromDouble(self->steps[i]);
+        if (t == NULL || PyDict_SetItemString(steps, step_names[i], t) < 0) {
+            Py_CLEAR(steps);
+        }
+        Py_XDECREF(t);
+    }
+    if (steps == NULL) {
+        return NULL;
+    }
+    return Py_BuildValue("{s:k,s:k,s:k,s:k,s:k,s:s,s:k,s:d,s:n,s:n,s:O,s:N}",
                          "nodes", (unsigned long)g->n_nodes,
                          "tracked", (unsigned long)g->n_tracked,
                          "edges", (unsigned long)g->n_edges,
@@ -1237,7 +1261,8 @@ graph_get_info(GraphObject *self, void *Py_UNUSED(closure))
                          "created", g->created,
                          "graph_bytes", (Py_ssize_t)graph_bytes,
                          "analysis_bytes", (Py_ssize_t)extra,
-                         "has_reprs", self->reprs ? Py_True : Py_False);
+                         "has_reprs", self->reprs ? Py_True : Py_False,
+                         "build_seconds", steps);
 }
 
 static PyMethodDef graph_methods[] = {

@@ -4,6 +4,7 @@
  */
 
 #include <Python.h>
+#include "bigmem.h"
 #include "census.h"
 #include "censusobject.h"
 #include "dominators.h"
@@ -209,7 +210,7 @@ hw_set_walk_direct_py(PyObject *module, PyObject *arg)
    [(source, target), ...] as CSR with each node's successors in the order
    given, the transpose, and the roots (in root_node).  NULL with an
    exception set on bad arguments or out of memory.  The graph owns every
-   array it points to (stdlib malloc, as graph.c frees them). */
+   array it points to (bigmem.h blocks, as graph.c frees them). */
 static hw_graph *
 graph_from_args(PyObject *n_obj, PyObject *edges_obj, PyObject *roots_obj)
 {
@@ -254,9 +255,9 @@ graph_from_args(PyObject *n_obj, PyObject *edges_obj, PyObject *roots_obj)
     g->n_edges = (uint32_t)m;
     g->n_roots = (uint32_t)n_roots;
     pairs = PyMem_RawMalloc(((size_t)m + 1) * 2 * sizeof(uint32_t));
-    g->out_off = calloc((size_t)n + 1, sizeof(uint32_t));
-    g->out_adj = malloc(((size_t)m + 1) * sizeof(uint32_t));
-    g->root_node = malloc(((size_t)n_roots + 1) * sizeof(uint32_t));
+    g->out_off = hw_big_alloc((size_t)n + 1, sizeof(uint32_t));
+    g->out_adj = hw_big_alloc((size_t)m + 1, sizeof(uint32_t));
+    g->root_node = hw_big_alloc((size_t)n_roots + 1, sizeof(uint32_t));
     if (pairs == NULL || g->out_off == NULL || g->out_adj == NULL
         || g->root_node == NULL) {
         PyErr_NoMemory();
@@ -412,7 +413,7 @@ hw_retained_py(PyObject *module, PyObject *args)
                      PySequence_Fast_GET_SIZE(sizes), (unsigned)n);
         goto done;
     }
-    g->size = malloc(((size_t)n + 1) * sizeof(uint64_t));
+    g->size = hw_big_alloc((size_t)n + 1, sizeof(uint64_t));
     retained = PyMem_RawMalloc(((size_t)n + 1) * sizeof(uint64_t));
     if (g->size == NULL || retained == NULL) {
         PyErr_NoMemory();

@@ -16,27 +16,58 @@
 #  define HW_RELATIVE_OFFSET Py_RELATIVE_OFFSET
 #endif
 
-/* One holder being named: its node, and the graph. */
+/* One holder being named: its node, the graph, and the children still to
+   name.  A holder is read item by item (dict values, attributes...), and
+   most of its items are not path-tree children of it; with only a few
+   children to name (the usual case: one path goes through the holder),
+   an item is matched against their addresses instead of being looked up
+   in the address index, and a dict key's text is made only for a match. */
+#define FEW_CHILDREN 8
+
 typedef struct {
     hw_graph *g;
     hw_node p;
+    uint32_t n_want;            /* unnamed path-tree children of p (edges) */
+    hw_node want[FEW_CHILDREN]; /* the first of them, when n_want is few */
+    uint64_t want_addr[FEW_CHILDREN];
 } holder;
 
-/* Labels the child of L->p whose object is `value`, if it is one and has
-   no label yet (the first name found wins: a list holding x twice names
-   x by its first index).  text may be NULL for kinds without a string. */
-static int
-name_child(holder *L, PyObject *value, int kind, const char *text,
-           Py_ssize_t len, uint32_t index)
+/* The unnamed path-tree child of the holder whose object is value, or
+   HW_NONE. */
+static hw_node
+wanted(const holder *L, PyObject *value)
 {
     if (value == NULL) {
+        return HW_NONE;
+    }
+    const hw_graph *g = L->g;
+    uint64_t a = (uint64_t)(uintptr_t)value;
+    if (L->n_want <= FEW_CHILDREN) {
+        for (uint32_t i = 0; i < L->n_want; i++) {
+            if (L->want_addr[i] == a && g->label_kind[L->want[i]] == HW_LABEL_NONE) {
+                return L->want[i];
+            }
+        }
+        return HW_NONE;
+    }
+    hw_node c = hw_graph_find(g, a);
+    if (c == HW_NONE || g->parent[c] != L->p || g->label_kind[c] != HW_LABEL_NONE) {
+        return HW_NONE;
+    }
+    return c;
+}
+
+/* Labels child c (HW_NONE: nothing to do).  The first name found wins: a
+   list holding x twice names x by its first index.  text may be NULL for
+   kinds without a string. */
+static int
+name_node(holder *L, hw_node c, int kind, const char *text, Py_ssize_t len,
+          uint32_t index)
+{
+    if (c == HW_NONE) {
         return 0;
     }
     hw_graph *g = L->g;
-    hw_node c = hw_graph_find(g, (uint64_t)(uintptr_t)value);
-    if (c == HW_NONE || g->parent[c] != L->p || g->label_kind[c] != HW_LABEL_NONE) {
-        return 0;
-    }
     uint32_t v = index;
     if (text != NULL) {
         v = hw_strtab_add(&g->strings, text, (size_t)len);
@@ -55,6 +86,15 @@ name_child(holder *L, PyObject *value, int kind, const char *text,
     return 0;
 }
 
+/* Labels the child of L->p whose object is `value`, if it is one and has
+   no label yet. */
+static int
+name_child(holder *L, PyObject *value, int kind, const char *text,
+           Py_ssize_t len, uint32_t index)
+{
+    return name_node(L, wanted(L, value), kind, text, len, index);
+}
+
 static int
 name_child_cstr(holder *L, PyObject *value, int kind, const char *text)
 {
@@ -66,13 +106,17 @@ name_child_cstr(holder *L, PyObject *value, int kind, const char *text)
 static int
 name_child_str(holder *L, PyObject *value, int kind, PyObject *name)
 {
+    hw_node c = wanted(L, value);
+    if (c == HW_NONE) {
+        return 0;
+    }
     Py_ssize_t len;
     const char *s = PyUnicode_AsUTF8AndSize(name, &len);
     if (s == NULL) {
         PyErr_Clear();
         return 0;
     }
-    return name_child(L, value, kind, s, len, 0);
+    return name_node(L, c, kind, s, len, 0);
 }
 
 PyObject *
@@ -116,13 +160,18 @@ name_dict(holder *L, PyObject *d)
     Py_ssize_t pos = 0;
     PyObject *key, *value;
     while (PyDict_Next(d, &pos, &key, &value)) {
-        PyObject *text = hw_key_text(key);
-        if (text == NULL) {
-            return -1;
+        if (wanted(L, value) != HW_NONE) {
+            PyObject *text = hw_key_text(key);
+            if (text == NULL) {
+                return -1;
+            }
+            int r = name_child_str(L, value, HW_LABEL_KEY, text);
+            Py_DECREF(text);
+            if (r < 0) {
+                return -1;
+            }
         }
-        int r = name_child_str(L, value, HW_LABEL_KEY, text);
-        Py_DECREF(text);
-        if (r < 0 || name_child(L, key, HW_LABEL_DICTKEY, NULL, 0, 0) < 0) {
+        if (name_child(L, key, HW_LABEL_DICTKEY, NULL, 0, 0) < 0) {
             return -1;
         }
     }
@@ -402,7 +451,23 @@ hw_label_children(hw_graph *g, hw_node p, uint8_t *done)
         return 0;
     }
     done[p >> 3] |= (uint8_t)(1u << (p & 7));
-    holder L = {g, p};
+    holder L;
+    L.g = g;
+    L.p = p;
+    L.n_want = 0;
+    for (uint32_t e = g->out_off[p]; e < g->out_off[p + 1]; e++) {
+        hw_node c = g->out_adj[e];
+        if (g->parent[c] == p && g->label_kind[c] == HW_LABEL_NONE) {
+            if (L.n_want < FEW_CHILDREN) {
+                L.want[L.n_want] = c;
+                L.want_addr[L.n_want] = g->addr[c];
+            }
+            L.n_want++;
+        }
+    }
+    if (L.n_want == 0) {
+        return 0;               /* nothing of p to name: not even read */
+    }
     return name_holder(&L, (PyObject *)(uintptr_t)g->addr[p]);
 }
 

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "bigmem.h"
 #include "retention.h"
 
 static inline uint32_t
@@ -127,7 +128,7 @@ hw_shape_of(const hw_graph *g, hw_node v, hw_shapes *shapes, uint32_t *memo)
     hw_node *stack = NULL;
     size_t n = 0, cap = 0;
     hw_node x = v;
-    while (memo[x] == HW_NONE) {
+    while (memo[x] == 0) {
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             hw_node *ns = realloc(stack, cap * sizeof(hw_node));
@@ -163,16 +164,16 @@ hw_shape_of(const hw_graph *g, hw_node v, hw_shapes *shapes, uint32_t *memo)
             id = intern(shapes, HW_NONE, kind, value, g->type[y]);
         }
         else {
-            id = intern(shapes, memo[p], g->label_kind[y], kept_value(g, y), g->type[y]);
+            id = intern(shapes, memo[p] - 1, g->label_kind[y], kept_value(g, y), g->type[y]);
         }
         if (id == HW_NONE) {
             free(stack);
             return HW_NONE;
         }
-        memo[y] = id;
+        memo[y] = id + 1;
     }
     free(stack);
-    return memo[v];
+    return memo[v] - 1;
 }
 
 static int
@@ -194,15 +195,16 @@ cmp_group(const void *a, const void *b)
    how many members are open on the current tree path. */
 int
 hw_group_retained(const hw_graph *g, const uint32_t *idom, const uint64_t *retained,
-                  const uint32_t *group_of, hw_group *groups, uint32_t n_groups)
+                  const uint32_t *group_of, uint32_t bias, hw_group *groups,
+                  uint32_t n_groups)
 {
     uint32_t n = g->n_nodes;
-    uint32_t *off = calloc((size_t)n + 2, sizeof(uint32_t));
-    uint32_t *kids = malloc(((size_t)n + 1) * sizeof(uint32_t));
-    uint32_t *open = calloc((size_t)n_groups + 1, sizeof(uint32_t));
+    uint32_t *off = hw_big_alloc((size_t)n + 2, sizeof(uint32_t));
+    uint32_t *kids = hw_big_alloc((size_t)n + 1, sizeof(uint32_t));
+    uint32_t *open = hw_big_alloc((size_t)n_groups + 1, sizeof(uint32_t));
     /* Each node is pushed once to enter and at most once to leave. */
-    uint64_t *stack = malloc(((size_t)n + 2) * 2 * sizeof(uint64_t));
-    uint32_t *fill = malloc(((size_t)n + 2) * sizeof(uint32_t));
+    uint64_t *stack = hw_big_alloc(((size_t)n + 2) * 2, sizeof(uint64_t));
+    uint32_t *fill = hw_big_alloc((size_t)n + 2, sizeof(uint32_t));
     int rc = -1;
     if (!off || !kids || !open || !stack || !fill) {
         goto done;
@@ -212,8 +214,8 @@ hw_group_retained(const hw_graph *g, const uint32_t *idom, const uint64_t *retai
         if (idom[v] != HW_NONE) {
             off[idom[v] + 1]++;
         }
-        else if (group_of[v] != HW_NONE) {
-            groups[group_of[v]].retained += retained[v];  /* unreached: alone */
+        else if (group_of[v] - bias < n_groups) {
+            groups[group_of[v] - bias].retained += retained[v];  /* unreached: alone */
         }
     }
     for (uint32_t i = 0; i <= n; i++) {
@@ -233,11 +235,11 @@ hw_group_retained(const hw_graph *g, const uint32_t *idom, const uint64_t *retai
         uint64_t top = stack[--sp];
         hw_node v = (hw_node)(top >> 1);
         if (top & 1) {
-            open[group_of[v]]--;
+            open[group_of[v] - bias]--;
             continue;
         }
-        if (v < n && group_of[v] != HW_NONE) {
-            uint32_t gi = group_of[v];
+        if (v < n && group_of[v] - bias < n_groups) {
+            uint32_t gi = group_of[v] - bias;
             if (open[gi] == 0) {
                 uint64_t sum = groups[gi].retained + retained[v];
                 groups[gi].retained = sum < retained[v] ? UINT64_MAX : sum;
@@ -251,11 +253,11 @@ hw_group_retained(const hw_graph *g, const uint32_t *idom, const uint64_t *retai
     }
     rc = 0;
 done:
-    free(off);
-    free(kids);
-    free(open);
-    free(stack);
-    free(fill);
+    hw_big_free(off);
+    hw_big_free(kids);
+    hw_big_free(open);
+    hw_big_free(stack);
+    hw_big_free(fill);
     return rc;
 }
 
@@ -265,24 +267,22 @@ hw_retention(const hw_graph *g, const hw_node *targets, uint32_t n_targets,
              hw_shapes *shapes, hw_group **groups_out, uint32_t *n_groups)
 {
     uint32_t n = g->n_nodes;
-    uint32_t *memo = malloc(((size_t)n + 1) * sizeof(uint32_t));
-    uint32_t *group_of_shape = NULL, *group_of = NULL;
+    /* Both per-node arrays start zeroed, and only the pages of the nodes
+       on the targets' paths are ever touched: memo holds shape ids + 1,
+       group_of group numbers + 1 (0: not a target). */
+    uint32_t *memo = hw_big_alloc((size_t)n + 1, sizeof(uint32_t));
+    uint32_t *group_of_shape = NULL;
+    uint32_t *group_of = hw_big_alloc((size_t)n + 1, sizeof(uint32_t));
     hw_group *groups = NULL;
     uint32_t ng = 0, capg = 0, cap_groups = 0;
     int failed = 0;
-    if (memo == NULL) {
-        return -1;
-    }
-    memset(memo, 0xff, ((size_t)n + 1) * sizeof(uint32_t));
-    group_of = malloc(((size_t)n + 1) * sizeof(uint32_t));
-    if (group_of == NULL) {
+    if (memo == NULL || group_of == NULL) {
         failed = -1;
         goto done;
     }
-    memset(group_of, 0xff, ((size_t)n + 1) * sizeof(uint32_t));
     for (uint32_t i = 0; i < n_targets; i++) {
         hw_node v = targets[i];
-        if (v >= n || group_of[v] != HW_NONE) {
+        if (v >= n || group_of[v] != 0) {
             continue;           /* out of range, or a repeat */
         }
         uint32_t s = hw_shape_of(g, v, shapes, memo);
@@ -318,10 +318,10 @@ hw_retention(const hw_graph *g, const hw_node *targets, uint32_t n_targets,
         }
         groups[gi].count++;
         groups[gi].bytes += g->size[v];
-        group_of[v] = gi;
+        group_of[v] = gi + 1;
     }
     if (idom != NULL && retained != NULL && ng > 0
-        && hw_group_retained(g, idom, retained, group_of, groups, ng) < 0) {
+        && hw_group_retained(g, idom, retained, group_of, 1, groups, ng) < 0) {
         failed = -1;
         goto done;
     }
@@ -329,8 +329,8 @@ hw_retention(const hw_graph *g, const hw_node *targets, uint32_t n_targets,
         qsort(groups, ng, sizeof(hw_group), cmp_group);
     }
 done:
-    free(memo);
-    free(group_of);
+    hw_big_free(memo);
+    hw_big_free(group_of);
     free(group_of_shape);
     if (failed) {
         free(groups);

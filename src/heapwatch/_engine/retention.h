@@ -58,16 +58,19 @@ int hw_retention(const hw_graph *g, const hw_node *targets, uint32_t n_targets,
 
 /* The shape of one node, computed as hw_retention does (HW_NONE on
    error).  memo is an n_nodes array the caller keeps between calls,
-   initially all HW_NONE. */
+   initially zeroed: memo[v] is v's shape + 1 once known. */
 uint32_t hw_shape_of(const hw_graph *g, hw_node v, hw_shapes *shapes,
                      uint32_t *memo);
 
 /* Adds to groups[i].retained the retained size of the members of group i
-   (group_of[v], HW_NONE for none) that no other member of the same group
-   dominates: the size of the union of their dominator subtrees.  One
-   iterative pass over the dominator tree.  0, or -1 out of memory. */
+   that no other member of the same group dominates: the size of the union
+   of their dominator subtrees.  v is a member of group group_of[v] - bias
+   (unsigned) when that is below n_groups: bias 0 with HW_NONE for "none",
+   or bias 1 with 0 for "none".  One iterative pass over the dominator
+   tree.  0, or -1 out of memory. */
 int hw_group_retained(const hw_graph *g, const uint32_t *idom, const uint64_t *retained,
-                      const uint32_t *group_of, hw_group *groups, uint32_t n_groups);
+                      const uint32_t *group_of, uint32_t bias, hw_group *groups,
+                      uint32_t n_groups);
 
 void hw_shapes_clear(hw_shapes *s);
 

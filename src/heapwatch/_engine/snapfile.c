@@ -92,6 +92,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "bigmem.h"
 #include "snapfile.h"
 
 #define SNAP_VERSION 1
@@ -563,7 +564,7 @@ hw_snap_write(const hw_graph *g, const uint32_t *reprs, int fd,
         view.out_off = &zero_off;
     }
 
-    uint8_t *scratch = calloc((size_t)n + 1, 1);
+    uint8_t *scratch = hw_big_alloc((size_t)n + 1, 1);
     if (scratch == NULL) {
         set_err(err, errlen, "%s: out of memory", what);
         errno = ENOMEM;
@@ -571,7 +572,7 @@ hw_snap_write(const hw_graph *g, const uint32_t *reprs, int fd,
     }
     if (check_graph(&view, reprs, scratch, "cannot write an invalid graph",
                     err, errlen) < 0) {
-        free(scratch);
+        hw_big_free(scratch);
         errno = EINVAL;
         return -1;
     }
@@ -579,7 +580,7 @@ hw_snap_write(const hw_graph *g, const uint32_t *reprs, int fd,
     for (uint32_t i = 0; i < g->strings.n; i++) {
         if (!utf8_valid((const unsigned char *)g->strings.s[i], g->strings.len[i])) {
             set_err(err, errlen, "%s: string %u is not valid UTF-8", what, (unsigned)i);
-            free(scratch);
+            hw_big_free(scratch);
             errno = EINVAL;
             return -1;
         }
@@ -593,7 +594,7 @@ hw_snap_write(const hw_graph *g, const uint32_t *reprs, int fd,
 
     snap_writer *w = malloc(sizeof(snap_writer));
     if (w == NULL) {
-        free(scratch);
+        hw_big_free(scratch);
         set_err(err, errlen, "%s: out of memory", what);
         errno = ENOMEM;
         return -1;
@@ -676,7 +677,7 @@ hw_snap_write(const hw_graph *g, const uint32_t *reprs, int fd,
         w_bytes(w, "REPR", 4);
         w_u32_array(w, reprs, n);
     }
-    free(scratch);
+    hw_big_free(scratch);
 
     w_sync_crc(w);
     w->crc_frozen = 1;
@@ -723,13 +724,6 @@ r_need(const snap_cursor *c, uint64_t n)
     return (uint64_t)(c->end - c->p) >= n;
 }
 
-/* Allocates count elements of size bytes, at least one byte (malloc(0)
-   may return NULL).  The caller has checked count against the file. */
-static void *
-alloc_array(size_t count, size_t size)
-{
-    return malloc(count ? count * size : 1);
-}
 
 static int
 r_tag(snap_cursor *c, const char *tag, char *err, size_t errlen)
@@ -751,7 +745,7 @@ r_array(snap_cursor *c, uint32_t n, size_t width, char *err, size_t errlen)
         set_err(err, errlen, "corrupt snapshot: a section runs past the end");
         return NULL;
     }
-    void *a = alloc_array(n, width);
+    void *a = hw_big_alloc(n, width);
     if (a == NULL) {
         set_err(err, errlen, "out of memory");
     }
@@ -876,8 +870,8 @@ read_body(snap_cursor *c, hw_graph *g, uint32_t flags, uint32_t n_strings,
         set_err(err, errlen, "corrupt snapshot: a section runs past the end");
         return -1;
     }
-    g->root_node = alloc_array(g->n_roots, sizeof(hw_node));
-    g->root_label = alloc_array(g->n_roots, sizeof(uint32_t));
+    g->root_node = hw_big_alloc(g->n_roots, sizeof(hw_node));
+    g->root_label = hw_big_alloc(g->n_roots, sizeof(uint32_t));
     if (g->root_node == NULL || g->root_label == NULL) {
         set_err(err, errlen, "out of memory");
         return -1;
@@ -1070,7 +1064,7 @@ hw_snap_read(const unsigned char *buf, size_t len, uint32_t **reprs_out,
                 (size_t)(c.end - c.p));
         goto fail;
     }
-    scratch = calloc((size_t)n_nodes + 1, 1);
+    scratch = hw_big_alloc((size_t)n_nodes + 1, 1);
     if (scratch == NULL) {
         set_err(err, errlen, "out of memory");
         goto fail;
@@ -1079,7 +1073,7 @@ hw_snap_read(const unsigned char *buf, size_t len, uint32_t **reprs_out,
         || check_canonical(g, scratch, err, errlen) < 0) {
         goto fail;
     }
-    free(scratch);
+    hw_big_free(scratch);
     scratch = NULL;
     if (hw_graph_transpose(g) < 0) {
         set_err(err, errlen, "out of memory");
@@ -1098,13 +1092,13 @@ hw_snap_read(const unsigned char *buf, size_t len, uint32_t **reprs_out,
         *reprs_out = reprs;
     }
     else {
-        free(reprs);
+        hw_big_free(reprs);
     }
     return g;
 
 fail:
-    free(scratch);
-    free(reprs);
+    hw_big_free(scratch);
+    hw_big_free(reprs);
     hw_graph_free(g);
     return NULL;
 }
