@@ -336,6 +336,54 @@ def test_large_graph_edges_are_gc_referents(module: types.ModuleType) -> None:
         assert str(snap.why(row)) == f"module hw_graph_testmod .ROWS -> list [{i}] -> Target"
 
 
+def _graph_both_ways(module: types.ModuleType) -> tuple[Any, Any]:
+    from heapwatch import _explain
+    made: list[object] = []
+    roots = _explain.collect_roots((), made)
+    excl = (*made, made, roots)
+    one = _engine.graph(roots, labels="none", exclude=excl, threads=False)
+    two = _engine.graph(roots, labels="none", exclude=(*excl, one), threads=True)
+    return one, two
+
+
+def _same_edges(one: Any, two: Any, objs: list[object]) -> None:
+    for o in objs:
+        a, b = one.find(id(o)), two.find(id(o))
+        assert a is not None and b is not None
+        assert one.node(a)[:5] == two.node(b)[:5]
+        assert [one.node(c)[1] for c in one.referents(a)] == \
+            [two.node(c)[1] for c in two.referents(b)] == [id(c) for c in gc.get_referents(o)]
+
+
+def test_resolver_thread_builds_the_same_graph(module: types.ModuleType) -> None:
+    module.ROWS = [Target(i) for i in range(120_000)]  # type: ignore[attr-defined]
+    for r in module.ROWS:  # type: ignore[attr-defined]
+        r.name = f"row {r.tag}"
+        r.parts = (r.tag, [str(r.tag)], {"k": r.tag * 3})
+    del r
+    one, two = _graph_both_ways(module)
+    assert abs(len(one) - len(two)) < 100  # the first graph's own temporaries
+    rows = module.ROWS  # type: ignore[attr-defined]
+    sample = [x for r in rows[::1009] for x in (r, r.__dict__, r.parts, r.parts[1], r.parts[2])]
+    _same_edges(one, two, sample + [rows])
+
+
+def test_resolver_thread_grows_the_arrays(module: types.ModuleType) -> None:
+    # Far more untracked objects than the build guesses (3 per tracked
+    # one): the resolver thread grows the per-node arrays (moving them,
+    # while the traverser waits) and the address index.
+    n = 1_500_000
+    module.MANY = [f"s{i}" for i in range(n)]  # type: ignore[attr-defined]
+    one, two = _graph_both_ways(module)
+    many = module.MANY  # type: ignore[attr-defined]
+    assert len(two) > n
+    _same_edges(one, two, [many])
+    for s in many[::10007] + many[-2:]:
+        a, b = one.find(id(s)), two.find(id(s))
+        assert a is not None and b is not None
+        assert one.node(a) == two.node(b)
+
+
 def test_build_seconds() -> None:
     import time
     t0 = time.perf_counter()

@@ -4,6 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __linux__
+#  define HW_HAVE_PTHREAD 1
+#  include <pthread.h>
+#  include <sched.h>
+#  include <signal.h>
+#endif
 #include "bigmem.h"
 #include "census.h"
 #include "graphbuild.h"
@@ -18,13 +24,41 @@ hw_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* The index rebuilt with `cap` slots; 0, or -1 with an exception set
-   (no duplicates can occur: each object is added once). */
+/* ---- nodes ----------------------------------------------------------------
+ *
+ * A node is made in two halves.  node_append gives it an id: its address,
+ * its reference count and its index slot.  It reads nothing of the object
+ * but the reference count and never calls into Python, so pass 2's
+ * resolver thread may run it; its failures are left in b->error.
+ * node_describe fills in what needs the object and the interpreter: type,
+ * flags, shallow size (a C __sizeof__ makes an int).  It runs on the thread
+ * holding the GIL, and sets a Python exception when it fails. */
+
+/* Makes b->error the Python exception; returns -1. */
+static int
+raise_build_error(hw_build *b)
+{
+    PyErr_SetString(PyExc_MemoryError, b->error ? b->error : "out of memory building the graph");
+    return -1;
+}
+
+static int
+fail(hw_build *b, const char *why)
+{
+    b->error = why;
+    return -1;
+}
+
+#define NO_MEMORY "out of memory building the graph"
+#define TOO_LARGE "heap too large for a graph"
+
+/* The index rebuilt with `cap` slots (cap 0: too large); 0, or -1 with an
+   exception set.  No duplicates can occur: each object is added once. */
 static int
 index_build(hw_graph *g, uint32_t cap)
 {
-    if (hw_graph_index_sized(g, cap) < 0) {
-        PyErr_NoMemory();
+    if (cap == 0 || hw_graph_index_sized(g, cap) < 0) {
+        PyErr_SetString(PyExc_MemoryError, cap == 0 ? TOO_LARGE : NO_MEMORY);
         return -1;
     }
     return 0;
@@ -34,45 +68,61 @@ static int
 index_grow(hw_graph *g)
 {
     if (g->index_cap > UINT32_MAX / 4) {
-        PyErr_SetString(PyExc_MemoryError, "heap too large for a graph");
         return -1;
     }
-    return index_build(g, g->index_cap ? g->index_cap * 2 : 1u << 16);
+    return hw_graph_index_sized(g, g->index_cap ? g->index_cap * 2 : 1u << 16);
 }
 
-/* Room for one more node in every per-node array. */
+/* Gives every per-node array room for cap nodes.  0, or -1 (b->error). */
+static int
+grow_nodes(hw_build *b, uint32_t cap)
+{
+    hw_graph *g = b->g;
+    uint64_t *addr = hw_big_resize(g->addr, cap, sizeof(uint64_t));
+    if (addr) g->addr = addr;
+    uint32_t *type = hw_big_resize(g->type, cap, sizeof(uint32_t));
+    if (type) g->type = type;
+    uint64_t *size = hw_big_resize(g->size, cap, sizeof(uint64_t));
+    if (size) g->size = size;
+    uint8_t *flags = hw_big_resize(g->flags, cap, 1);
+    if (flags) g->flags = flags;
+    uint32_t *off = hw_big_resize(g->out_off, (size_t)cap + 1, sizeof(uint32_t));
+    if (off) g->out_off = off;
+    uint32_t *rc = hw_big_resize(b->refcnt, cap, sizeof(uint32_t));
+    if (rc) b->refcnt = rc;
+    if (!addr || !type || !size || !flags || !off || !rc) {
+        return fail(b, NO_MEMORY);
+    }
+    b->cap_nodes = cap;
+    return 0;
+}
+
+static void pipeline_lock_arrays(hw_build *b);
+static void pipeline_unlock_arrays(hw_build *b);
+
+/* Room for one more node in every per-node array and in the index.
+   0, or -1 (b->error). */
 static int
 reserve_node(hw_build *b)
 {
     hw_graph *g = b->g;
     if (g->n_nodes >= HW_MAX_NODES) {
-        PyErr_SetString(PyExc_MemoryError, "heap too large for a graph");
-        return -1;
+        return fail(b, TOO_LARGE);
     }
     if (g->n_nodes + 1 >= b->cap_nodes) {
         uint32_t cap = b->cap_nodes ? (b->cap_nodes > UINT32_MAX / 2 ? UINT32_MAX : b->cap_nodes * 2)
                                     : 1u << 16;
-        uint64_t *addr = hw_big_resize(g->addr, cap, sizeof(uint64_t));
-        if (addr) g->addr = addr;
-        uint32_t *type = hw_big_resize(g->type, cap, sizeof(uint32_t));
-        if (type) g->type = type;
-        uint64_t *size = hw_big_resize(g->size, cap, sizeof(uint64_t));
-        if (size) g->size = size;
-        uint8_t *flags = hw_big_resize(g->flags, cap, 1);
-        if (flags) g->flags = flags;
-        uint32_t *off = hw_big_resize(g->out_off, (size_t)cap + 1, sizeof(uint32_t));
-        if (off) g->out_off = off;
-        uint32_t *rc = hw_big_resize(b->refcnt, cap, sizeof(uint32_t));
-        if (rc) b->refcnt = rc;
-        if (!addr || !type || !size || !flags || !off || !rc) {
-            PyErr_NoMemory();
+        /* The arrays may move: not while the traverser reads them. */
+        pipeline_lock_arrays(b);
+        int r = grow_nodes(b, cap);
+        pipeline_unlock_arrays(b);
+        if (r < 0) {
             return -1;
         }
-        b->cap_nodes = cap;
     }
     if (!b->no_index && (uint64_t)(g->n_nodes + 1) * 4 > (uint64_t)g->index_cap * 3
         && index_grow(g) < 0) {
-        return -1;
+        return fail(b, g->index_cap > UINT32_MAX / 4 ? TOO_LARGE : NO_MEMORY);
     }
     return 0;
 }
@@ -92,34 +142,21 @@ is_immortal(PyObject *op)
 #define HW_ISTYPE 0x40          /* a type object (the type table may hold it) */
 #define HW_LEAF   0x20          /* no referents to visit (str, int, float, an
                                    untracked object without tp_traverse): pass 2
-                                   passes it by without reading the object */
+                                   passes it by without traversing it */
 
-/* Appends op as a new node (its address not yet in the index).  Returns
-   the node, or HW_NONE with an exception set. */
+/* Appends op as a new node (its address not yet in the index).  The node,
+   or HW_NONE (b->error). */
 static hw_node
-add_node(hw_build *b, PyObject *op)
+node_append(hw_build *b, PyObject *op)
 {
     if (reserve_node(b) < 0) {
         return HW_NONE;
     }
     hw_graph *g = b->g;
-    hw_typestat *e = hw_typetable_get(&b->types, Py_TYPE(op));
-    if (e == NULL) {
-        return HW_NONE;
-    }
     hw_node v = g->n_nodes++;
     g->addr[v] = (uint64_t)(uintptr_t)op;
-    g->type[v] = (uint32_t)e->order;
-    g->flags[v] = 0;
     Py_ssize_t refs = Py_REFCNT(op);
     b->refcnt[v] = refs >= (Py_ssize_t)UINT32_MAX || is_immortal(op) ? UINT32_MAX : (uint32_t)refs;
-    if (PyType_Check(op)) {
-        g->flags[v] |= HW_ISTYPE;
-    }
-    if (Py_TYPE(op)->tp_traverse == NULL || !PyObject_IS_GC(op)) {
-        g->flags[v] |= HW_LEAF;
-    }
-    g->size[v] = (uint64_t)hw_shallow_size(op, &e->sizer);
     if (!b->no_index) {
         uint32_t j = hw_addr_slot(g->addr[v], g->index_cap);
         while (g->index[j] != 0) {
@@ -127,6 +164,26 @@ add_node(hw_build *b, PyObject *op)
         }
         g->index[j] = v + 1;
     }
+    return v;
+}
+
+/* The object half of node v (see above).  0, or -1 with an exception set. */
+static int
+node_describe(hw_build *b, hw_node v, PyObject *op)
+{
+    hw_graph *g = b->g;
+    hw_typestat *e = hw_typetable_get(&b->types, Py_TYPE(op));
+    if (e == NULL) {
+        return -1;
+    }
+    g->type[v] = (uint32_t)e->order;
+    if (PyType_Check(op)) {
+        g->flags[v] |= HW_ISTYPE;
+    }
+    if (Py_TYPE(op)->tp_traverse == NULL || !PyObject_IS_GC(op)) {
+        g->flags[v] |= HW_LEAF;
+    }
+    g->size[v] = (uint64_t)hw_shallow_size(op, &e->sizer);
     if (e->sizer.kind == HW_SIZE_DEFER) {
         if (b->n_deferred == b->cap_deferred) {
             Py_ssize_t cap = b->cap_deferred ? b->cap_deferred * 2 : 64;
@@ -136,65 +193,72 @@ add_node(hw_build *b, PyObject *op)
             if (objs) b->deferred_obj = objs;
             if (!nodes || !objs) {
                 PyErr_NoMemory();
-                return HW_NONE;
+                return -1;
             }
             b->cap_deferred = cap;
         }
         b->deferred_node[b->n_deferred] = v;
         b->deferred_obj[b->n_deferred++] = Py_NewRef(op);
     }
-    return v;
+    return 0;
 }
 
-/* The node of op, added if new; HW_NONE with an exception set on error,
-   or HW_NONE without one for an excluded object. */
+/* Is op a node to be?  A live object reachable from a live one has a
+   reference count of at least one; zero means freed memory that a faulty
+   traverse reports (gh-122695, see census.c): ignored, and never touched
+   again.  Excluded objects are never nodes. */
+static int
+may_be_node(hw_build *b, PyObject *op)
+{
+    return Py_REFCNT(op) > 0 && !hw_ptrset_contains(&b->exclude, op);
+}
+
+/* The node of op, appended if new (the roots, before pass 2); HW_NONE
+   with an exception set on error, or HW_NONE without one for an object
+   that is no node. */
 static hw_node
 node_of(hw_build *b, PyObject *op)
 {
     hw_node v = hw_graph_find(b->g, (uint64_t)(uintptr_t)op);
-    if (v != HW_NONE) {
+    if (v != HW_NONE || !may_be_node(b, op)) {
         return v;
     }
-    /* Not a node yet.  A live object reachable from a live one has a
-       reference count of at least one; zero means freed memory that a
-       faulty traverse reports (gh-122695, see census.c): ignored, and
-       never touched again. */
-    if (Py_REFCNT(op) <= 0 || hw_ptrset_contains(&b->exclude, op)) {
-        return HW_NONE;
+    v = node_append(b, op);
+    if (v == HW_NONE) {
+        raise_build_error(b);
     }
-    return add_node(b, op);
+    return v;
 }
 
+/* Pass 1 only appends: the walk is a chase along the GC lists, and what
+   node_describe reads of the object is read again, while it is in the
+   cache, when pass 2 traverses it. */
 static int
 visit_tracked(PyObject *op, void *arg)
 {
     hw_build *b = (hw_build *)arg;
-    if (Py_REFCNT(op) <= 0) {
+    if (!may_be_node(b, op)) {
         return 0;
     }
-    if (hw_ptrset_contains(&b->exclude, op)) {
-        return 0;
-    }
-    hw_node v = add_node(b, op);
+    hw_node v = node_append(b, op);
     if (v == HW_NONE) {
-        return -1;
+        return raise_build_error(b);
     }
-    /* The count add_node took includes the walk's own reference. */
+    /* The count node_append took includes the walk's own reference. */
     if (b->refcnt[v] != UINT32_MAX) {
         b->refcnt[v] -= (uint32_t)b->walk_refs;
     }
     return 0;
 }
 
-/* Appends the edge to w.  0, or -1 with an exception set. */
+/* Appends the edge to w.  0, or -1 (b->error). */
 static int
 append_edge(hw_build *b, hw_node w)
 {
     hw_graph *g = b->g;
     if (g->n_edges == b->cap_edges) {
         if (b->cap_edges >= UINT32_MAX - 1) {
-            PyErr_SetString(PyExc_MemoryError, "heap too large for a graph (2^32 edges)");
-            return -1;
+            return fail(b, "heap too large for a graph (2^32 edges)");
         }
         uint64_t cap = b->cap_edges ? b->cap_edges * 2 : 1u << 18;
         if (cap > UINT32_MAX - 1) {
@@ -202,8 +266,7 @@ append_edge(hw_build *b, hw_node w)
         }
         uint32_t *adj = hw_big_resize(g->out_adj, cap, sizeof(uint32_t));
         if (adj == NULL) {
-            PyErr_NoMemory();
-            return -1;
+            return fail(b, NO_MEMORY);
         }
         g->out_adj = adj;
         b->cap_edges = cap;
@@ -212,21 +275,87 @@ append_edge(hw_build *b, hw_node w)
     return 0;
 }
 
-/* Pass 2 runs in batches.  A lookup costs two cache misses (the hash slot,
-   then the node's address to compare), one after the other; looking up
-   one referent at a time, the build waits for memory most of its time.
-   So the referents of up to BATCH_SOURCES nodes are collected first (the
-   visitor only stores pointers) and resolved in order, each lookup
-   prefetching those a few places ahead: the result is exactly that of
-   resolving each referent as tp_traverse reports it.  (Prefetching a
-   whole batch at once evicts the first slots before they are used.) */
-#define BATCH_SOURCES 256
-#define BATCH_REFS 8192
+/* ---- pass 2 ---------------------------------------------------------------
+ *
+ * Pass 2 runs in batches of up to BATCH_SOURCES consecutive nodes.  The
+ * traverser (the thread holding the GIL, the only one that calls into
+ * objects) describes each new node and collects the referents its
+ * tp_traverse reports; the resolver turns each batch's referents into node
+ * ids, appending the new ones, and records the edges.  Resolving costs two
+ * cache misses a referent (the hash slot, then the node's address to
+ * compare), one after the other, so the resolver prefetches those a few
+ * referents ahead; the result is exactly that of resolving each referent
+ * as tp_traverse reports it.  (Prefetching a whole batch at once evicts
+ * the first slots before they are used.)
+ *
+ * On a big heap with a second CPU the resolver is a thread of its own and
+ * the two stages overlap (a ring of RING batches between them); otherwise
+ * the traverser resolves each batch itself.  Either way batches are
+ * resolved in order, so the graph is the same.  The resolver touches only
+ * heapwatch's own arrays and reads reference counts: no Python API, no
+ * reference changes.  Shared state and who may touch it:
+ *   - the ring, `filled`, `resolved`, `published`, `stop`, `failed`: under mu;
+ *   - nodes [0, published): the traverser may read addr and write type,
+ *     size, flags; nodes past it belong to the resolver;
+ *   - the per-node arrays move only when the resolver grows them, holding
+ *     `arrays`, which the traverser holds while it fills a batch;
+ *   - index, out_off, out_adj, refcnt of new nodes: the resolver's alone.
+ */
+#define BATCH_SOURCES 4096
+#define BATCH_REFS 32768
+#define RING 4
+/* Heaps with fewer tracked objects are built on one thread. */
+#define PIPELINE_MIN_TRACKED 100000
 
 typedef struct {
     PyObject **ref;
     size_t n, cap;
 } refbuf;
+
+typedef struct {
+    hw_node first;                  /* sources first .. first + k - 1 */
+    uint32_t k;
+    uint32_t count[BATCH_SOURCES];  /* referents of each, in rb */
+    refbuf rb;
+} batch;
+
+struct hw_pipeline {
+    hw_build *b;
+    batch ring[RING];
+    uint32_t filled, resolved;      /* batches handed over, batches done */
+    uint32_t published;             /* nodes the traverser may read */
+    int stop, failed;
+    int threaded;
+#ifdef HW_HAVE_PTHREAD
+    pthread_t thread;
+    pthread_mutex_t mu, arrays;
+    pthread_cond_t work, done;
+#endif
+};
+
+static void
+pipeline_lock_arrays(hw_build *b)
+{
+#ifdef HW_HAVE_PTHREAD
+    if (b->pipe != NULL && b->pipe->threaded) {
+        pthread_mutex_lock(&b->pipe->arrays);
+    }
+#else
+    (void)b;
+#endif
+}
+
+static void
+pipeline_unlock_arrays(hw_build *b)
+{
+#ifdef HW_HAVE_PTHREAD
+    if (b->pipe != NULL && b->pipe->threaded) {
+        pthread_mutex_unlock(&b->pipe->arrays);
+    }
+#else
+    (void)b;
+#endif
+}
 
 static int
 collect_ref(PyObject *op, void *arg)
@@ -251,10 +380,13 @@ collect_ref(PyObject *op, void *arg)
 
 /* Prefetches for the lookup of ref[i] a few lookups ahead: its hash slot
    (PREFETCH_SLOT ahead), then what the slot points to: the node's address
-   to compare, or for an empty slot the object itself, which add_node
-   reads (PREFETCH_NODE ahead, when the slot has arrived). */
-#define PREFETCH_SLOT 16
-#define PREFETCH_NODE 8
+   to compare, or for an empty slot the object itself, whose reference
+   count node_append reads (PREFETCH_NODE ahead, when the slot has
+   arrived).  The traverser prefetches the objects PREFETCH_OBJECT nodes
+   ahead of its cursor. */
+#define PREFETCH_SLOT 32
+#define PREFETCH_NODE 16
+#define PREFETCH_OBJECT 4
 
 static inline void
 prefetch_slot(const hw_graph *g, PyObject *op)
@@ -274,66 +406,305 @@ prefetch_node(const hw_graph *g, PyObject *op)
     }
 }
 
+/* The resolver's work on one batch.  0, or -1 (b->error). */
+static int
+resolve(hw_build *b, const batch *bt)
+{
+    hw_graph *g = b->g;
+    const refbuf *rb = &bt->rb;
+    for (size_t q = 0; q < rb->n && q < PREFETCH_SLOT; q++) {
+        prefetch_slot(g, rb->ref[q]);
+    }
+    size_t i = 0;
+    for (uint32_t s = 0; s < bt->k; s++) {
+        g->out_off[bt->first + s] = g->n_edges;
+        for (uint32_t c = 0; c < bt->count[s]; c++) {
+            if (i + PREFETCH_SLOT < rb->n) {
+                prefetch_slot(g, rb->ref[i + PREFETCH_SLOT]);
+            }
+            if (i + PREFETCH_NODE < rb->n) {
+                prefetch_node(g, rb->ref[i + PREFETCH_NODE]);
+            }
+            PyObject *op = rb->ref[i++];
+            hw_node w = hw_graph_find(g, (uint64_t)(uintptr_t)op);
+            if (w == HW_NONE) {
+                if (!may_be_node(b, op)) {
+                    continue;
+                }
+                w = node_append(b, op);
+                if (w == HW_NONE) {
+                    return -1;
+                }
+            }
+            if (append_edge(b, w) < 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The traverser's work on one batch: nodes v .. n - 1 (fewer if the batch
+   fills).  The nodes made before pass 2 are described here, just before
+   their traversal; the resolver's have been described already.  Returns
+   the next node, or HW_NONE with an exception set. */
+static hw_node
+fill_batch(hw_build *b, batch *bt, hw_node v, hw_node n)
+{
+    hw_graph *g = b->g;
+    bt->first = v;
+    bt->k = 0;
+    bt->rb.n = 0;
+    while (v < n && bt->k < BATCH_SOURCES && bt->rb.n < BATCH_REFS) {
+        hw_node ahead = v + PREFETCH_OBJECT;
+        if (ahead < n && (ahead < b->n_before_pass2 || !(g->flags[ahead] & HW_LEAF))) {
+            __builtin_prefetch((void *)(uintptr_t)g->addr[ahead]);
+        }
+        PyObject *op = (PyObject *)(uintptr_t)g->addr[v];
+        if (v < b->n_before_pass2 && node_describe(b, v, op) < 0) {
+            return HW_NONE;
+        }
+        size_t before = bt->rb.n;
+        if (!(g->flags[v] & HW_LEAF)
+            && !(PyModule_CheckExact(op) && hw_broken_traverse(op))
+            && Py_TYPE(op)->tp_traverse(op, collect_ref, &bt->rb) != 0) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_RuntimeError, "tp_traverse failed");
+            }
+            return HW_NONE;
+        }
+        bt->count[bt->k++] = (uint32_t)(bt->rb.n - before);
+        v++;
+    }
+    return v;
+}
+
+/* The traverser's other work: describes nodes d .. n - 1 (the resolver
+   made them).  0, or -1 with an exception set. */
+static int
+describe_nodes(hw_build *b, hw_node d, hw_node n)
+{
+    hw_graph *g = b->g;
+    for (; d < n; d++) {
+        if (d + PREFETCH_OBJECT < n) {
+            __builtin_prefetch((void *)(uintptr_t)g->addr[d + PREFETCH_OBJECT]);
+        }
+        if (node_describe(b, d, (PyObject *)(uintptr_t)g->addr[d]) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+#ifdef HW_HAVE_PTHREAD
+static void *
+resolver_main(void *arg)
+{
+    struct hw_pipeline *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (p->resolved == p->filled && !p->stop) {
+            pthread_cond_wait(&p->work, &p->mu);
+        }
+        if (p->resolved == p->filled) {
+            break;              /* stopped, and nothing left */
+        }
+        batch *bt = &p->ring[p->resolved % RING];
+        pthread_mutex_unlock(&p->mu);
+        int r = resolve(p->b, bt);
+        pthread_mutex_lock(&p->mu);
+        if (r < 0) {
+            p->failed = 1;
+            pthread_cond_signal(&p->done);
+            break;
+        }
+        p->resolved++;
+        p->published = p->b->g->n_nodes;
+        pthread_cond_signal(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static int
+online_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        return CPU_COUNT(&set);
+    }
+    return 1;
+}
+
+/* Starts the resolver thread, with every signal blocked in it (Python
+   handles signals on the main thread).  0, or -1: run on one thread. */
+static int
+pipeline_start(struct hw_pipeline *p)
+{
+    if (pthread_mutex_init(&p->mu, NULL) != 0) {
+        return -1;
+    }
+    if (pthread_mutex_init(&p->arrays, NULL) != 0) {
+        pthread_mutex_destroy(&p->mu);
+        return -1;
+    }
+    if (pthread_cond_init(&p->work, NULL) != 0) {
+        goto no_work;
+    }
+    if (pthread_cond_init(&p->done, NULL) != 0) {
+        goto no_done;
+    }
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int r = pthread_create(&p->thread, NULL, resolver_main, p);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r == 0) {
+        p->threaded = 1;
+        return 0;
+    }
+    pthread_cond_destroy(&p->done);
+no_done:
+    pthread_cond_destroy(&p->work);
+no_work:
+    pthread_mutex_destroy(&p->arrays);
+    pthread_mutex_destroy(&p->mu);
+    return -1;
+}
+
+/* Stops the resolver after what it has been handed, and waits for it. */
+static void
+pipeline_join(struct hw_pipeline *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_signal(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->thread, NULL);
+    p->threaded = 0;
+    pthread_cond_destroy(&p->done);
+    pthread_cond_destroy(&p->work);
+    pthread_mutex_destroy(&p->arrays);
+    pthread_mutex_destroy(&p->mu);
+}
+#endif
+
+/* The traverser's loop, on one thread or two.  Two cursors: nodes before
+   d are described, nodes before v (v <= d) traversed and handed over in
+   batches.  New nodes are described as soon as the resolver publishes
+   them, in chunks between batches, rather than when v reaches them: the
+   resolver has referents to work on meanwhile.  The loop ends when both
+   cursors meet the published node count with every batch resolved, i.e.
+   when the resolver has no referent left to add a node for.  0, or -1
+   with an exception set (after a resolver failure, once it has stopped). */
+#define DESCRIBE_CHUNK 4096
+
+static int
+traverse_all(hw_build *b, struct hw_pipeline *p)
+{
+    hw_node v = 0, d = b->n_before_pass2;
+    for (;;) {
+        hw_node n;
+        int can_fill;
+        batch *bt;
+#ifdef HW_HAVE_PTHREAD
+        if (p->threaded) {
+            pthread_mutex_lock(&p->mu);
+            int finished;
+            for (;;) {
+                /* Sleep only with nothing to describe and no batch to fill. */
+                can_fill = v < d && p->filled - p->resolved < RING;
+                finished = v == p->published && d == p->published && p->resolved == p->filled;
+                if (p->failed || d < p->published || can_fill || finished) {
+                    break;
+                }
+                pthread_cond_wait(&p->done, &p->mu);
+            }
+            int failed = p->failed;
+            n = p->published;
+            bt = &p->ring[p->filled % RING];
+            pthread_mutex_unlock(&p->mu);
+            if (failed) {
+                return raise_build_error(b);
+            }
+            if (finished) {
+                return 0;
+            }
+        }
+        else
+#endif
+        {
+            n = b->g->n_nodes;
+            if (v == n) {
+                return 0;       /* d == n: described up to n before */
+            }
+            can_fill = 1;
+            bt = &p->ring[0];
+        }
+        pipeline_lock_arrays(b);
+        hw_node e = n - d > DESCRIBE_CHUNK ? d + DESCRIBE_CHUNK : n;
+        int rc = describe_nodes(b, d, e);
+        d = e;
+        hw_node next = v;
+        if (rc == 0 && can_fill && v < d) {
+            next = fill_batch(b, bt, v, d);
+            rc = next == HW_NONE ? -1 : 0;
+        }
+        pipeline_unlock_arrays(b);
+        if (rc < 0) {
+            return -1;
+        }
+        if (next == v) {
+            continue;           /* described only */
+        }
+        v = next;
+#ifdef HW_HAVE_PTHREAD
+        if (p->threaded) {
+            pthread_mutex_lock(&p->mu);
+            p->filled++;
+            pthread_cond_signal(&p->work);
+            pthread_mutex_unlock(&p->mu);
+            continue;
+        }
+#endif
+        if (resolve(b, bt) < 0) {
+            return raise_build_error(b);
+        }
+    }
+}
+
 /* Pass 2 (see graphbuild.h): the edges of every node, n_nodes growing as
    referents are discovered.  Returns 0, or -1 with an exception set. */
 static int
 build_edges(hw_build *b)
 {
     hw_graph *g = b->g;
-    refbuf rb = {NULL, 0, 0};
-    uint32_t count[BATCH_SOURCES];
-    int rc = 0;
-    hw_node v = 0;
-    while (v < g->n_nodes && rc == 0) {
-        hw_node first = v;
-        int k = 0;
-        rb.n = 0;
-        while (v < g->n_nodes && k < BATCH_SOURCES && rb.n < BATCH_REFS) {
-            size_t before = rb.n;
-            PyObject *op = (PyObject *)(uintptr_t)g->addr[v];
-            if (!(g->flags[v] & HW_LEAF) && !hw_broken_traverse(op)
-                && Py_TYPE(op)->tp_traverse(op, collect_ref, &rb) != 0) {
-                if (!PyErr_Occurred()) {
-                    PyErr_SetString(PyExc_RuntimeError, "tp_traverse failed");
-                }
-                rc = -1;
-                break;
-            }
-            count[k++] = (uint32_t)(rb.n - before);
-            v++;
-        }
-        if (rc < 0) {
-            break;
-        }
-        for (size_t q = 0; q < rb.n && q < PREFETCH_SLOT; q++) {
-            prefetch_slot(g, rb.ref[q]);
-        }
-        size_t i = 0;
-        for (int s = 0; s < k && rc == 0; s++) {
-            g->out_off[first + (hw_node)s] = g->n_edges;
-            for (uint32_t c = 0; c < count[s]; c++) {
-                if (i + PREFETCH_SLOT < rb.n) {
-                    prefetch_slot(g, rb.ref[i + PREFETCH_SLOT]);
-                }
-                if (i + PREFETCH_NODE < rb.n) {
-                    prefetch_node(g, rb.ref[i + PREFETCH_NODE]);
-                }
-                hw_node w = node_of(b, rb.ref[i++]);
-                if (w == HW_NONE) {
-                    if (PyErr_Occurred()) {
-                        rc = -1;
-                        break;
-                    }
-                    continue;
-                }
-                if (append_edge(b, w) < 0) {
-                    rc = -1;
-                    break;
-                }
-            }
-        }
+    struct hw_pipeline *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return -1;
     }
-    free(rb.ref);
+    p->b = b;
+    b->pipe = p;
+    b->n_before_pass2 = g->n_nodes;
+    p->published = g->n_nodes;
+#ifdef HW_HAVE_PTHREAD
+    if (b->threads > 0 || (b->threads < 0 && g->n_tracked >= PIPELINE_MIN_TRACKED
+                           && online_cpus() > 1)) {
+        (void)pipeline_start(p);
+    }
+#endif
+    int rc = traverse_all(b, p);
+#ifdef HW_HAVE_PTHREAD
+    if (p->threaded) {
+        pipeline_join(p);
+    }
+#endif
+    b->pipe = NULL;
+    for (int i = 0; i < RING; i++) {
+        free(p->ring[i].rb.ref);
+    }
+    free(p);
     if (rc == 0) {
         g->out_off[g->n_nodes] = g->n_edges;
     }
@@ -475,9 +846,10 @@ trim(hw_build *b)
 
 int
 hw_build_run(hw_build *b, PyObject *roots, PyObject *const *exclude,
-             Py_ssize_t n_exclude)
+             Py_ssize_t n_exclude, int threads)
 {
     memset(b, 0, sizeof(*b));
+    b->threads = threads;
     if (!PyList_CheckExact(roots)) {
         PyErr_SetString(PyExc_TypeError, "roots must be a list of (str, object) tuples");
         return -1;
@@ -540,9 +912,15 @@ hw_build_run(hw_build *b, PyObject *roots, PyObject *const *exclude,
     }
     g->n_tracked = g->n_nodes;
     uint64_t guess = 3 * (uint64_t)g->n_tracked + 1;
-    if (index_build(g, hw_graph_index_capacity(guess < (1u << 30) ? (uint32_t)guess
-                                                                   : (1u << 30))) < 0) {
+    uint32_t want = guess < (1u << 30) ? (uint32_t)guess : (1u << 30);
+    if (index_build(g, hw_graph_index_capacity(want)) < 0) {
         return -1;
+    }
+    /* The per-node arrays too, so that pass 2 rarely has to move them
+       (pages past the nodes made are never touched; trim() gives them
+       back). */
+    if (want > b->cap_nodes && grow_nodes(b, want) < 0) {
+        return raise_build_error(b);
     }
 
     /* The named roots: their objects become nodes if the walk did not

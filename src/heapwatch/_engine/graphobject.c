@@ -329,20 +329,30 @@ PyDoc_STRVAR(graph_doc,
 "'targets' (name the edges on their paths),\n"
 "'all' (every path-tree edge, for a snapshot file) or 'none'.  reprs=True\n"
 "keeps the repr (80 characters at most) of every str, bytes, int and float:\n"
-"contents are not kept otherwise.  Raises the audit event 'heapwatch.graph'\n"
-"with argument reprs.");
+"contents are not kept otherwise.  threads: None (a second thread resolves\n"
+"references on big heaps when two CPUs are available), True or False; the\n"
+"graph is the same.  Raises the audit event 'heapwatch.graph' with argument\n"
+"reprs.");
 
 static PyObject *
 hw_graph_py(PyObject *module, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"roots", "exclude", "targets", "labels", "reprs", "quiet", NULL};
-    PyObject *roots, *exclude = NULL, *targets = Py_None, *quiet = NULL;
+    static char *kwlist[] = {"roots", "exclude", "targets", "labels", "reprs", "quiet",
+                             "threads", NULL};
+    PyObject *roots, *exclude = NULL, *targets = Py_None, *quiet = NULL, *threads_obj = Py_None;
     const char *labels = "targets";
     int want_reprs = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|$OOspO:graph", kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|$OOspOO:graph", kwlist,
                                      &PyList_Type, &roots, &exclude, &targets, &labels,
-                                     &want_reprs, &quiet)) {
+                                     &want_reprs, &quiet, &threads_obj)) {
         return NULL;
+    }
+    int threads = -1;
+    if (threads_obj != Py_None) {
+        threads = PyObject_IsTrue(threads_obj);
+        if (threads < 0) {
+            return NULL;
+        }
     }
     if (quiet != NULL && !PyTuple_Check(quiet)) {
         PyErr_SetString(PyExc_TypeError, "quiet must be a tuple of objects");
@@ -402,7 +412,7 @@ hw_graph_py(PyObject *module, PyObject *args, PyObject *kwds)
     }
     hw_build b;
     PyObject *result = NULL;
-    int r = hw_build_run(&b, roots, xs, nx);
+    int r = hw_build_run(&b, roots, xs, nx, threads);
     if (r == 0) {
         r = mark_targets(&b, targets, targets_list);
     }
