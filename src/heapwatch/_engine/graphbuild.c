@@ -279,9 +279,9 @@ append_edge(hw_build *b, hw_node w)
  *
  * Pass 2 runs in batches of up to BATCH_SOURCES consecutive nodes.  The
  * traverser (the thread holding the GIL, the only one that calls into
- * objects) describes each new node and collects the referents its
- * tp_traverse reports; the resolver turns each batch's referents into node
- * ids, appending the new ones, and records the edges.  Resolving costs two
+ * objects) describes every node (node_describe) and collects the referents
+ * its tp_traverse reports; the resolver turns each batch's referents into
+ * node ids, appending the new ones, and records the edges.  Resolving costs two
  * cache misses a referent (the hash slot, then the node's address to
  * compare), one after the other, so the resolver prefetches those a few
  * referents ahead; the result is exactly that of resolving each referent
@@ -298,7 +298,8 @@ append_edge(hw_build *b, hw_node w)
  *   - nodes [0, published): the traverser may read addr and write type,
  *     size, flags; nodes past it belong to the resolver;
  *   - the per-node arrays move only when the resolver grows them, holding
- *     `arrays`, which the traverser holds while it fills a batch;
+ *     `arrays`, which the traverser holds while it describes nodes or
+ *     fills a batch;
  *   - index, out_off, out_adj, refcnt of new nodes: the resolver's alone.
  */
 #define BATCH_SOURCES 4096

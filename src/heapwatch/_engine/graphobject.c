@@ -22,6 +22,8 @@
 #include "retention.h"
 #include "snapfile.h"
 
+#define N_STEPS 5
+
 typedef struct {
     PyObject_HEAD
     hw_graph *g;
@@ -30,10 +32,10 @@ typedef struct {
     uint64_t *retained;
     /* Seconds per step of the build (walk, edges, rest of the build, path
        tree, names); all 0 for a graph read from a file. */
-    double steps[5];
+    double steps[N_STEPS];
 } GraphObject;
 
-static const char *const step_names[5] = {"walk", "edges", "index_held", "paths", "names"};
+static const char *const step_names[N_STEPS] = {"walk", "edges", "index_held", "paths", "names"};
 
 static PyTypeObject *graph_type = NULL;     /* set once, at module exec */
 
@@ -431,7 +433,7 @@ hw_graph_py(PyObject *module, PyObject *args, PyObject *kwds)
     if (r == 0) {
         r = mode == 0 ? hw_label_targets(b.g) : mode == 1 ? hw_label_all(b.g) : 0;
     }
-    double steps[5] = {b.t_walk, b.t_edges, b.t_rest, t1 - t0, hw_seconds() - t1};
+    double steps[N_STEPS] = {b.t_walk, b.t_edges, b.t_rest, t1 - t0, hw_seconds() - t1};
     uint32_t *reprs = NULL;
     if (r == 0 && want_reprs) {
         reprs = collect_reprs(b.g);
@@ -1250,7 +1252,7 @@ graph_get_info(GraphObject *self, void *Py_UNUSED(closure))
     size_t graph_bytes = n * (8 + 4 + 8 + 1 + 4 + 4) + (size_t)g->index_cap * 4 + e * 8;
     size_t extra = (g->parent ? n * 13 : 0) + (self->idom ? n * 12 : 0);
     PyObject *steps = PyDict_New();
-    for (int i = 0; steps != NULL && i < 5; i++) {
+    for (int i = 0; steps != NULL && i < N_STEPS; i++) {
         PyObject *t = PyFloat_FromDouble(self->steps[i]);
         if (t == NULL || PyDict_SetItemString(steps, step_names[i], t) < 0) {
             Py_CLEAR(steps);
