@@ -34,11 +34,14 @@ hw_seconds(void)
  * flags, shallow size (a C __sizeof__ makes an int).  It runs on the thread
  * holding the GIL, and sets a Python exception when it fails. */
 
+#define NO_MEMORY "out of memory building the graph"
+#define TOO_LARGE "heap too large for a graph"
+
 /* Makes b->error the Python exception; returns -1. */
 static int
 raise_build_error(hw_build *b)
 {
-    PyErr_SetString(PyExc_MemoryError, b->error ? b->error : "out of memory building the graph");
+    PyErr_SetString(PyExc_MemoryError, b->error ? b->error : NO_MEMORY);
     return -1;
 }
 
@@ -48,9 +51,6 @@ fail(hw_build *b, const char *why)
     b->error = why;
     return -1;
 }
-
-#define NO_MEMORY "out of memory building the graph"
-#define TOO_LARGE "heap too large for a graph"
 
 /* The index rebuilt with `cap` slots (cap 0: too large); 0, or -1 with an
    exception set.  No duplicates can occur: each object is added once. */
@@ -64,13 +64,18 @@ index_build(hw_graph *g, uint32_t cap)
     return 0;
 }
 
+/* The index doubled.  0, or -1 (b->error). */
 static int
-index_grow(hw_graph *g)
+index_grow(hw_build *b)
 {
+    hw_graph *g = b->g;
     if (g->index_cap > UINT32_MAX / 4) {
-        return -1;
+        return fail(b, TOO_LARGE);
     }
-    return hw_graph_index_sized(g, g->index_cap ? g->index_cap * 2 : 1u << 16);
+    if (hw_graph_index_sized(g, g->index_cap ? g->index_cap * 2 : 1u << 16) < 0) {
+        return fail(b, NO_MEMORY);
+    }
+    return 0;
 }
 
 /* Gives every per-node array room for cap nodes.  0, or -1 (b->error). */
@@ -121,8 +126,8 @@ reserve_node(hw_build *b)
         }
     }
     if (!b->no_index && (uint64_t)(g->n_nodes + 1) * 4 > (uint64_t)g->index_cap * 3
-        && index_grow(g) < 0) {
-        return fail(b, g->index_cap > UINT32_MAX / 4 ? TOO_LARGE : NO_MEMORY);
+        && index_grow(b) < 0) {
+        return -1;
     }
     return 0;
 }
@@ -281,9 +286,9 @@ append_edge(hw_build *b, hw_node w)
  * traverser (the thread holding the GIL, the only one that calls into
  * objects) describes every node (node_describe) and collects the referents
  * its tp_traverse reports; the resolver turns each batch's referents into
- * node ids, appending the new ones, and records the edges.  Resolving costs two
- * cache misses a referent (the hash slot, then the node's address to
- * compare), one after the other, so the resolver prefetches those a few
+ * node ids, appending the new ones, and records the edges.  Resolving
+ * costs two cache misses a referent (the hash slot, then the node's address
+ * to compare), one after the other, so the resolver prefetches those a few
  * referents ahead; the result is exactly that of resolving each referent
  * as tp_traverse reports it.  (Prefetching a whole batch at once evicts
  * the first slots before they are used.)
@@ -546,8 +551,7 @@ pipeline_start(struct hw_pipeline *p)
         return -1;
     }
     if (pthread_mutex_init(&p->arrays, NULL) != 0) {
-        pthread_mutex_destroy(&p->mu);
-        return -1;
+        goto no_arrays;
     }
     if (pthread_cond_init(&p->work, NULL) != 0) {
         goto no_work;
@@ -569,6 +573,7 @@ no_done:
     pthread_cond_destroy(&p->work);
 no_work:
     pthread_mutex_destroy(&p->arrays);
+no_arrays:
     pthread_mutex_destroy(&p->mu);
     return -1;
 }

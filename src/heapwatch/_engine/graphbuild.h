@@ -54,7 +54,7 @@ typedef struct {
     uint64_t cap_edges;
     int gc_was_enabled;
     int gc_disabled;
-    /* Pass 2: nodes made before it (described when made), the pipeline
+    /* Pass 2: nodes made before it (described when traversed), the pipeline
        (graphbuild.c), threads as asked (-1: automatic), and why the last
        step that cannot raise (no GIL) failed. */
     uint32_t n_before_pass2;
