@@ -32,7 +32,7 @@ class Slotted:
 
 
 class SizedInPython:
-    """A __sizeof__ written in Python: the engine must defer it."""
+    """A __sizeof__ written in Python: the engine must never call it."""
 
     def __init__(self, n: int) -> None:
         self.n = n

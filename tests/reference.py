@@ -2,7 +2,8 @@
 
 It defines the contract in the plainest terms: the objects gc.get_objects()
 returns, named type(o).__name__ (or objgraph's long name), sized with
-sys.getsizeof; with include_untracked, the closure over gc.get_referents()
+sys.getsizeof where the type's __sizeof__ is its own C method, else as
+sys.getsizeof would without the override (shallow.h); with include_untracked, the closure over gc.get_referents()
 of the objects gc.is_tracked() says no to, each once.  Deliberately slow.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import types
 from typing import Any
 
 import heapwatch
@@ -43,11 +45,45 @@ class RefCensus(dict):  # type: ignore[type-arg]
 def _add(out: RefCensus, o: Any) -> None:
     name = type_name(o, out.fullnames)
     count, size = out.get(name, (0, 0))
+    out[name] = (count + 1, size + shallow_size(o))
+
+
+_OBJECT_SIZEOF = object.__dict__["__sizeof__"]
+
+
+def _first_sizeof(tp: type) -> Any:
+    for base in tp.__mro__:
+        if "__sizeof__" in base.__dict__:
+            return base.__dict__["__sizeof__"]
+    return None
+
+
+def own_c_sizeof(tp: type) -> Any:
+    """The __sizeof__ the engine may call for instances of tp: the first
+    along the MRO that is a C method defined by a base of tp; None when
+    only object.__sizeof__ qualifies."""
+    for base in tp.__mro__:
+        d = _first_sizeof(base)
+        if d is None or d is _OBJECT_SIZEOF:
+            return None
+        if isinstance(d, types.MethodDescriptorType) and issubclass(tp, d.__objclass__):
+            return d
+    return None
+
+
+def shallow_size(o: Any) -> int:
+    d = own_c_sizeof(type(o))
+    if d is not None and d is _first_sizeof(type(o)):
+        try:
+            return sys.getsizeof(o)
+        except Exception:
+            return fallback_size(o)
+    if d is None:
+        return fallback_size(o)
     try:
-        n = sys.getsizeof(o)
+        return int(d(o)) + header_size(o)
     except Exception:
-        n = fallback_size(o)
-    out[name] = (count + 1, size + n)
+        return fallback_size(o)
 
 
 def _visit(out: RefCensus, seen: set[int], pending: list[Any], refs: list[Any]) -> None:
@@ -101,6 +137,10 @@ _MANAGED = (1 << 4) | ((1 << 3) if sys.version_info >= (3, 12) else 0)
 def fallback_size(obj: Any) -> int:
     """What the engine reports when __sizeof__ fails: object.__sizeof__ plus
     the header CPython keeps before the object, derived from type flags."""
+    return int(object.__sizeof__(obj)) + header_size(obj)
+
+
+def header_size(obj: Any) -> int:
+    """The header CPython keeps before the object, from type flags."""
     flags = type(obj).__flags__
-    pre = (16 if flags & _HAVE_GC else 0) + (16 if flags & _MANAGED else 0)
-    return int(object.__sizeof__(obj)) + pre
+    return (16 if flags & _HAVE_GC else 0) + (16 if flags & _MANAGED else 0)

@@ -5,7 +5,7 @@
 #include "census.h"
 #include "walk.h"
 
-/* ---- object stacks (raw memory, strong references) ------------------ */
+/* ---- the pending stack (raw memory, borrowed pointers) -------------- */
 
 /* Room for one more item: 0, or -1 with MemoryError set. */
 static int
@@ -21,16 +21,6 @@ stack_reserve(hw_objstack *s)
         s->items = items;
         s->cap = cap;
     }
-    return 0;
-}
-
-static int
-stack_push(hw_objstack *s, PyObject *op)
-{
-    if (stack_reserve(s) < 0) {
-        return -1;
-    }
-    s->items[s->n++] = Py_NewRef(op);
     return 0;
 }
 
@@ -56,27 +46,7 @@ ptrstack_clear(hw_objstack *s)
     s->cap = 0;
 }
 
-static void
-stack_clear(hw_objstack *s)
-{
-    /* Release in reverse so a stack of nested containers unwinds from the
-       innermost.  DECREF may run finalizers; by now no walk is active. */
-    while (s->n > 0) {
-        PyObject *op = s->items[--s->n];
-        Py_DECREF(op);
-    }
-    PyMem_RawFree(s->items);
-    s->items = NULL;
-    s->cap = 0;
-}
-
 /* ---- counting ------------------------------------------------------- */
-
-/* Nonzero while this thread runs a Python-level __sizeof__ for a census.
-   A census started from there (a __sizeof__ that takes a census) measures
-   such objects by their plain size instead of calling __sizeof__ again,
-   which would recurse without end. */
-static _Thread_local int in_deferred_sizing = 0;
 
 static inline int
 is_skipped(const hw_census *c, PyTypeObject *tp)
@@ -98,11 +68,7 @@ count_object(hw_census *c, PyObject *op)
     }
     e->count++;
     c->total_count++;
-    if (e->sizer.kind == HW_SIZE_DEFER && !in_deferred_sizing) {
-        /* Measured after the walk; its bytes are added then. */
-        return stack_push(&c->deferred, op);
-    }
-    Py_ssize_t n = hw_shallow_size(op, &e->sizer);  /* DEFER: plain size */
+    Py_ssize_t n = hw_shallow_size(op, &e->sizer);
     e->bytes += n;
     c->total_bytes += n;
     return 0;
@@ -212,21 +178,7 @@ hw_census_run(hw_census *c, int include_untracked,
     if (hw_walk(visit_tracked, c) < 0) {
         return -1;
     }
-    /* Python code may run from here on. */
     hw_ptrset_clear(&c->seen);
-    for (Py_ssize_t i = 0; i < c->deferred.n; i++) {
-        PyObject *op = c->deferred.items[i];
-        in_deferred_sizing++;
-        Py_ssize_t n = hw_size_deferred(op);
-        in_deferred_sizing--;
-        hw_typestat *e = hw_typetable_get(&c->types, Py_TYPE(op));
-        if (e == NULL) {
-            return -1;
-        }
-        e->bytes += n;
-        c->total_bytes += n;
-    }
-    stack_clear(&c->deferred);
     return 0;
 }
 
@@ -234,7 +186,6 @@ void
 hw_census_clear(hw_census *c)
 {
     ptrstack_clear(&c->pending);
-    stack_clear(&c->deferred);
     hw_ptrset_clear(&c->seen);
     hw_typetable_clear(&c->types);
 }

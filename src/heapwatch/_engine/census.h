@@ -1,11 +1,9 @@
 /* census.h - count every GC-tracked object by type, with shallow bytes.
  *
  * One walk over the GC lists (walk.h); per object, one type-table lookup
- * and one size computation (shallow.h).  Extra memory is O(number of
- * types), except for two cases that are O(objects concerned): objects
- * whose __sizeof__ is written in Python (kept until the walk ends, then
- * measured) and, with include_untracked, the set of untracked objects
- * already counted.
+ * and one size computation (shallow.h, which never runs Python code).
+ * Extra memory is O(number of types), except with include_untracked: the
+ * set of untracked objects already counted is O(objects concerned).
  *
  * With include_untracked, every object that tp_traverse of a counted
  * object reports and that the GC does not track (str, int, float, bytes,
@@ -16,7 +14,7 @@
  *
  * Postcondition of hw_census_run (on success): c->types holds one entry
  * per type seen, with count and bytes; totals are their sums; no Python
- * code ran during the walk itself.
+ * code ran.
  */
 #ifndef HW_CENSUS_H
 #define HW_CENSUS_H
@@ -28,7 +26,7 @@
 #define HW_CENSUS_MAX_SKIP 4
 
 typedef struct {
-    PyObject **items;           /* strong references, except `pending` */
+    PyObject **items;           /* borrowed pointers */
     Py_ssize_t n, cap;
 } hw_objstack;
 
@@ -39,7 +37,6 @@ typedef struct {
     int include_untracked;
     PyTypeObject *skip[HW_CENSUS_MAX_SKIP];
     int nskip;
-    hw_objstack deferred;       /* objects whose size needs Python code */
     hw_objstack pending;        /* untracked containers still to traverse
                                    (borrowed pointers) */
     hw_ptrset seen;             /* untracked objects already counted */

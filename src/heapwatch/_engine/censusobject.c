@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include "censusobject.h"
 
+_Thread_local int hw_walk_depth = 0;
+
 typedef struct {
     PyObject *name;             /* str, strong */
     Py_ssize_t count;

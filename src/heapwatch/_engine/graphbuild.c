@@ -189,22 +189,6 @@ node_describe(hw_build *b, hw_node v, PyObject *op)
         g->flags[v] |= HW_LEAF;
     }
     g->size[v] = (uint64_t)hw_shallow_size(op, &e->sizer);
-    if (e->sizer.kind == HW_SIZE_DEFER) {
-        if (b->n_deferred == b->cap_deferred) {
-            Py_ssize_t cap = b->cap_deferred ? b->cap_deferred * 2 : 64;
-            hw_node *nodes = PyMem_RawRealloc(b->deferred_node, (size_t)cap * sizeof(hw_node));
-            if (nodes) b->deferred_node = nodes;
-            PyObject **objs = PyMem_RawRealloc(b->deferred_obj, (size_t)cap * sizeof(PyObject *));
-            if (objs) b->deferred_obj = objs;
-            if (!nodes || !objs) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            b->cap_deferred = cap;
-        }
-        b->deferred_node[b->n_deferred] = v;
-        b->deferred_obj[b->n_deferred++] = Py_NewRef(op);
-    }
     return 0;
 }
 
@@ -998,12 +982,6 @@ hw_build_type_index(hw_build *b, PyTypeObject *tp)
 int
 hw_build_finish(hw_build *b)
 {
-    for (Py_ssize_t i = 0; i < b->n_deferred; i++) {
-        Py_ssize_t n = hw_size_deferred(b->deferred_obj[i]);
-        if (b->g != NULL) {
-            b->g->size[b->deferred_node[i]] = (uint64_t)n;
-        }
-    }
     hw_build_clear(b);
     return 0;
 }
@@ -1011,16 +989,8 @@ hw_build_finish(hw_build *b)
 void
 hw_build_clear(hw_build *b)
 {
-    for (Py_ssize_t i = b->n_deferred; i > 0; i--) {
-        Py_DECREF(b->deferred_obj[i - 1]);
-    }
-    PyMem_RawFree(b->deferred_obj);
-    PyMem_RawFree(b->deferred_node);
     hw_big_free(b->refcnt);
     b->refcnt = NULL;
-    b->deferred_obj = NULL;
-    b->deferred_node = NULL;
-    b->n_deferred = b->cap_deferred = 0;
     hw_ptrset_clear(&b->exclude);
     hw_typetable_clear(&b->types);
     if (b->gc_disabled) {

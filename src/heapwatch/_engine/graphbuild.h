@@ -40,9 +40,6 @@ typedef struct {
     hw_ptrset exclude;          /* objects never made nodes */
     /* Objects whose __sizeof__ is Python code: node ids and strong
        references, sized by hw_build_finish. */
-    hw_node *deferred_node;
-    PyObject **deferred_obj;
-    Py_ssize_t n_deferred, cap_deferred;
     /* Per node, taken when the node is added (its object is in the cache
        then): the reference count, saturated at UINT32_MAX, before any
        reference of the build's own.  Read back by the held-from-outside
@@ -83,8 +80,7 @@ int hw_build_run(hw_build *b, PyObject *roots, PyObject *const *exclude,
 /* The type index of tp in the graph, or HW_NONE if no node has it. */
 uint32_t hw_build_type_index(hw_build *b, PyTypeObject *tp);
 
-/* Measures the deferred objects (runs Python code), drops every
-   reference, restores automatic collection.  After it the graph no longer
+/* Drops every reference, restores automatic collection.  After it the graph no longer
    describes live objects.  0, or -1 with an exception set. */
 int hw_build_finish(hw_build *b);
 

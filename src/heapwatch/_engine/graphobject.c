@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "attrs.h"
 #include "bigmem.h"
+#include "censusobject.h"
 #include "dominators.h"
 #include "graph.h"
 #include "graphbuild.h"
@@ -336,8 +337,21 @@ PyDoc_STRVAR(graph_doc,
 "graph is the same.  Raises the audit event 'heapwatch.graph' with argument\n"
 "reprs.");
 
+static PyObject *graph_build(PyObject *args, PyObject *kwds);
+
 static PyObject *
 hw_graph_py(PyObject *module, PyObject *args, PyObject *kwds)
+{
+    if (hw_enter("graph") < 0) {
+        return NULL;
+    }
+    PyObject *result = graph_build(args, kwds);
+    hw_leave();
+    return result;
+}
+
+static PyObject *
+graph_build(PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"roots", "exclude", "targets", "labels", "reprs", "quiet",
                              "threads", NULL};
@@ -440,8 +454,7 @@ hw_graph_py(PyObject *module, PyObject *args, PyObject *kwds)
         r = reprs ? 0 : -1;
     }
     /* From here Python code may run: the graph stops describing live
-       objects.  After a failure (an exception is set) the deferred objects
-       are released without running their __sizeof__. */
+       objects. */
     hw_graph *g = b.g;
     if (r == 0) {
         if (hw_build_finish(&b) < 0) {

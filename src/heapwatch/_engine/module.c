@@ -90,16 +90,22 @@ hw_census_py(PyObject *module, PyObject *args, PyObject *kwds)
     if (fullnames < 0) {
         return NULL;
     }
-    if (PySys_Audit("heapwatch.census", "O",
-                    include_untracked ? Py_True : Py_False) < 0) {
+    hw_state *st = get_state(module);
+    if (hw_enter("census") < 0) {
         return NULL;
     }
-    hw_state *st = get_state(module);
+    if (PySys_Audit("heapwatch.census", "O",
+                    include_untracked ? Py_True : Py_False) < 0) {
+        hw_leave();
+        return NULL;
+    }
     PyTypeObject *skip[1] = {st->census_type};
     hw_census c;
     PyObject *result = NULL;
     hw_typestat *ordered = NULL;
-    if (hw_census_run(&c, include_untracked, skip, 1) < 0) {
+    int r = hw_census_run(&c, include_untracked, skip, 1);
+    hw_leave();
+    if (r < 0) {
         goto done;
     }
     Py_ssize_t n;

@@ -59,6 +59,50 @@ preheader_size(PyTypeObject *tp)
     return n;
 }
 
+/* A C __sizeof__ that may size an instance of tp: a method descriptor
+   (always C) taking no arguments, defined by a base of tp, so the function
+   reads the layout it was written for. */
+static int
+is_own_c_sizeof(PyTypeObject *tp, PyObject *descr)
+{
+    if (!Py_IS_TYPE(descr, &PyMethodDescr_Type)) {
+        return 0;
+    }
+    PyMethodDescrObject *md = (PyMethodDescrObject *)descr;
+    int flags = md->d_method->ml_flags & (METH_VARARGS | METH_FASTCALL | METH_NOARGS
+                                         | METH_O | METH_KEYWORDS | METH_METHOD);
+    return flags == METH_NOARGS && PyType_IsSubtype(tp, PyDescr_TYPE(md));
+}
+
+/* The first own C __sizeof__ along tp's MRO (see shallow.h).  Each base's
+   lookup gives the first definition in that base's own MRO, so trying the
+   bases in tp's MRO order skips exactly the definitions that fail the test.
+   Returns NULL when only object.__sizeof__ or nothing qualifies. */
+static PyObject *
+own_c_sizeof(PyTypeObject *tp)
+{
+    PyObject *mro = tp->tp_mro;
+    if (mro == NULL || !PyTuple_Check(mro)) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *base = PyTuple_GET_ITEM(mro, i);
+        if (!PyType_Check(base)) {
+            continue;
+        }
+        /* _PyType_Lookup walks MRO dicts and the method cache; it runs no
+           Python code and allocates nothing. */
+        PyObject *descr = _PyType_Lookup((PyTypeObject *)base, sizeof_name);
+        if (descr == NULL || descr == object_sizeof) {
+            return NULL;
+        }
+        if (is_own_c_sizeof(tp, descr)) {
+            return descr;
+        }
+    }
+    return NULL;
+}
+
 void
 hw_sizer_for_type(PyTypeObject *tp, hw_sizer *out)
 {
@@ -72,10 +116,8 @@ hw_sizer_for_type(PyTypeObject *tp, hw_sizer *out)
 #else
     out->static_types_bare = 0;
 #endif
-    /* _PyType_Lookup walks the MRO dicts and the method cache; it runs no
-       Python code and allocates nothing. */
-    PyObject *descr = _PyType_Lookup(tp, sizeof_name);
-    if (descr == NULL || descr == object_sizeof) {
+    PyObject *descr = own_c_sizeof(tp);
+    if (descr == NULL) {
         out->kind = HW_SIZE_PLAIN;
     }
     else if (descr == list_sizeof) {
@@ -84,15 +126,9 @@ hw_sizer_for_type(PyTypeObject *tp, hw_sizer *out)
     else if (descr == dict_sizeof) {
         out->kind = HW_SIZE_DICT;
     }
-    else if (Py_IS_TYPE(descr, &PyMethodDescr_Type)
-             && (((PyMethodDescrObject *)descr)->d_method->ml_flags
-                 & (METH_VARARGS | METH_FASTCALL | METH_NOARGS | METH_O
-                    | METH_KEYWORDS | METH_METHOD)) == METH_NOARGS) {
+    else {
         out->kind = HW_SIZE_CFUNC;
         out->cfunc = ((PyMethodDescrObject *)descr)->d_method->ml_meth;
-    }
-    else {
-        out->kind = HW_SIZE_DEFER;
     }
 }
 
@@ -141,38 +177,4 @@ hw_shallow_size(PyObject *op, const hw_sizer *s)
         return n;
     }
     return n + s->preheader;
-}
-
-Py_ssize_t
-hw_size_deferred(PyObject *op)
-{
-    PyTypeObject *tp = Py_TYPE(op);
-    Py_ssize_t n = -1;
-    /* The lookup sys.getsizeof does: on the type, then bind. */
-    PyObject *descr = _PyType_Lookup(tp, sizeof_name);
-    if (descr != NULL) {
-        Py_INCREF(descr);
-        PyObject *meth;
-        descrgetfunc get = Py_TYPE(descr)->tp_descr_get;
-        if (get != NULL) {
-            meth = get(descr, op, (PyObject *)tp);
-        }
-        else {
-            meth = Py_NewRef(descr);
-        }
-        Py_DECREF(descr);
-        if (meth != NULL) {
-            PyObject *r = PyObject_CallNoArgs(meth);
-            Py_DECREF(meth);
-            if (r != NULL) {
-                n = PyLong_AsSsize_t(r);
-                Py_DECREF(r);
-            }
-        }
-    }
-    if (n < 0) {
-        PyErr_Clear();
-        n = plain_size(op);
-    }
-    return n + preheader_size(tp);
 }

@@ -1,24 +1,32 @@
-/* shallow.h - the shallow size of an object, as sys.getsizeof() reports it.
+/* shallow.h - the shallow size of an object, from C alone.
  *
  * sys.getsizeof(o) is type(o).__sizeof__(o) plus the memory CPython keeps
  * in front of the object (the GC header, and on 3.11+ the managed
- * dict/weakref pointers).  Calling __sizeof__ through Python for every
- * object would cost more than the walk itself, so the method is resolved
- * once per type into a kind:
+ * dict/weakref pointers).  A census must never run Python code of the
+ * application (a MagicMock records every call, a DataFrame's __sizeof__
+ * walks its data), so __sizeof__ is honoured only where it is a C function
+ * that belongs to the object's layout:
+ *
+ *   The first __sizeof__ along the MRO that is a C method (a method
+ *   descriptor taking no arguments) whose owner, the type that defined it,
+ *   is a base of the object's type.  A definition that is Python code, or
+ *   a C method borrowed by an unrelated class (`__sizeof__ =
+ *   dict.__sizeof__` on a class that is no dict), is passed over and the
+ *   search goes on along the MRO; object.__sizeof__ ends it.
+ *
+ * The chosen method is resolved once per type into a kind:
  *
  *   HW_SIZE_PLAIN   object.__sizeof__: basicsize + itemsize * ob_size
  *   HW_SIZE_LIST    list.__sizeof__: basicsize + allocated * sizeof(ptr)
  *   HW_SIZE_DICT    dict.__sizeof__: _PyDict_SizeOf (an exported symbol)
  *   HW_SIZE_CFUNC   any other C method taking no arguments: called directly
  *                   (it allocates an int, never a GC object, runs no Python)
- *   HW_SIZE_DEFER   anything else (a __sizeof__ written in Python): must not
- *                   run during the walk, so the census keeps the object and
- *                   asks after the walk (hw_size_deferred)
  *
- * The kinds are exact: for every object they give what sys.getsizeof gives,
- * which the tests check on every test heap.  If a C __sizeof__ fails, the
- * plain size is used and the error is cleared: a census never fails for
- * one object.
+ * So for builtin types and classes that do not override __sizeof__ the size
+ * is what sys.getsizeof gives (the tests check it on every test heap); for a
+ * class whose __sizeof__ is Python code it is what sys.getsizeof would give
+ * without that override.  If a C __sizeof__ fails, the plain size is used
+ * and the error is cleared: a census never fails for one object.
  */
 #ifndef HW_SHALLOW_H
 #define HW_SHALLOW_H
@@ -30,7 +38,6 @@ enum hw_sizekind {
     HW_SIZE_LIST,
     HW_SIZE_DICT,
     HW_SIZE_CFUNC,
-    HW_SIZE_DEFER,
 };
 
 typedef struct {
@@ -49,11 +56,7 @@ int hw_shallow_init(void);
 void hw_sizer_for_type(PyTypeObject *tp, hw_sizer *out);
 
 /* Size of one object under its type's sizer; never runs Python code, never
-   fails (kind HW_SIZE_DEFER gives the plain size). */
+   fails. */
 Py_ssize_t hw_shallow_size(PyObject *op, const hw_sizer *s);
-
-/* Size of an object whose type's __sizeof__ is not C: runs Python code.
-   Falls back to the plain size if the method fails or misbehaves. */
-Py_ssize_t hw_size_deferred(PyObject *op);
 
 #endif
