@@ -23,6 +23,10 @@ def test_good_settings_are_quiet(settings: Any) -> None:
 @pytest.mark.parametrize("value, expected", [
     ([("SAMPLE_RATE", 1)], ["heapwatch.E001"]),
     ({"SAMPLE_RATE": 1.5}, ["heapwatch.E003"]),
+    ({"RETENTION_INTERVAL": float("nan")}, ["heapwatch.E003"]),
+    ({"TIME_BUDGET": 2}, ["heapwatch.E003"]),
+    ({"TIME_BUDGET": "0.1"}, ["heapwatch.E002"]),
+    ({"LEAK_AFTER": 0}, ["heapwatch.E003"]),
     ({"SAMPLE_RATE": -0.1}, ["heapwatch.E003"]),
     ({"SAMPLE_RATE": "0.5"}, ["heapwatch.E002"]),
     ({"SAMPLE_EVERY": 0}, ["heapwatch.E003"]),
@@ -49,8 +53,11 @@ def test_guard_off_in_debug(settings: Any) -> None:
 
 
 def test_collect_every_request_in_production(settings: Any) -> None:
-    assert ids(settings, {"COLLECT": True}, DEBUG=False) == ["heapwatch.W003"]
+    assert ids(settings, {"COLLECT": True, "SAMPLE_RATE": 1.0}, DEBUG=False) == ["heapwatch.W003"]
+    assert ids(settings, {"COLLECT": True, "TIME_BUDGET": None}, DEBUG=False) == ["heapwatch.W003"]
     assert ids(settings, {"COLLECT": True, "SAMPLE_RATE": 0.01}, DEBUG=False) == []
+    # The default time budget does not measure every request.
+    assert ids(settings, {"COLLECT": True}, DEBUG=False) == []
 
 
 def test_middleware_missing(settings: Any) -> None:

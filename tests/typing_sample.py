@@ -22,4 +22,6 @@ def typed_usage() -> int:
     counts: dict[str, int] = objgraph.typestats()
     objgraph.show_growth(limit=3, file=io.StringIO())
     found: object | None = heapwatch.at(id(names))
+    mem: heapwatch.Memory = heapwatch.memory()
+    total += mem.rss + mem.python_objects + mem.pymalloc_free + mem.malloc_free + mem.other
     return total + len(names) + len(counts) + (found is None)

@@ -23,6 +23,7 @@ from heapwatch._explain import (  # noqa: E402
     why,
 )
 from heapwatch._growth import growth, show_growth  # noqa: E402
+from heapwatch._memory import Memory, memory  # noqa: E402
 
 import collections.abc as _abc  # noqa: E402
 
@@ -30,7 +31,8 @@ _abc.Mapping.register(Census)
 del _abc
 
 __all__ = [
-    "Census", "Group", "GrowthRow", "Path", "Retainer", "Snapshot", "Step", "TypeStats", "at",
-    "census", "growth", "load", "retention", "show_growth", "snapshot", "top_retainers", "why",
+    "Census", "Group", "GrowthRow", "Memory", "Path", "Retainer", "Snapshot", "Step", "TypeStats",
+    "at", "census", "growth", "load", "memory", "retention", "show_growth", "snapshot",
+    "top_retainers", "why",
 ]
 __version__ = "0.1.0"

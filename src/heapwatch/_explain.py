@@ -192,7 +192,10 @@ def _edge_text(s: Step, attr_dict: bool, abstract: bool) -> str:
 
 
 def _is_own_frame(f: types.FrameType) -> bool:
-    return os.path.dirname(os.path.abspath(f.f_code.co_filename)) == _OWN_DIR
+    """A frame of heapwatch's code, the package or a subpackage
+    (heapwatch.django's middleware included)."""
+    directory = os.path.dirname(os.path.abspath(f.f_code.co_filename))
+    return directory == _OWN_DIR or directory.startswith(_OWN_DIR + os.sep)
 
 
 def collect_roots(skip_values: Iterable[object] = (),
@@ -251,6 +254,13 @@ def _graph(targets: Any = None, labels: Literal["targets", "all", "none"] = "tar
     roots = collect_roots(skip, made)
     return _engine.graph(roots, targets=targets, labels=labels, reprs=reprs,
                          exclude=exclude + tuple(made) + (made,), quiet=quiet)
+
+
+def graph_of(objects: list[object], *, exclude: tuple[object, ...] = ()) -> Snapshot:
+    """A snapshot whose targets are these objects (its retention(None)
+    and graph.targets() are theirs), with exclude's objects left out of
+    the graph: a caller's own state, which must not show as a holder."""
+    return Snapshot(_graph(targets=objects, exclude=exclude + (objects,)))
 
 
 # ---- snapshots ---------------------------------------------------------------

@@ -8,4 +8,10 @@ urlpatterns = [
     path("async-leaky/", views.async_leaky, name="async-leaky"),
     path("boom/", views.boom, name="boom"),
     path("books/", views.books, name="books"),
+    path("garbage/", views.garbage, name="garbage"),
+    path("response-held/", views.response_held, name="response-held"),
+    path("cache-once/", views.cache_once, name="cache-once"),
+    path("slow/", views.slow, name="slow"),
+    path("mocked/", views.mocked, name="mocked"),
+    path("fragment/", views.fragment, name="fragment"),
 ]

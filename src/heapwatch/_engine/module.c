@@ -10,7 +10,9 @@
 #include "dominators.h"
 #include "graph.h"
 #include "graphobject.h"
+#include "memstats.h"
 #include "shallow.h"
+#include "since.h"
 #include "walk.h"
 
 PyModuleDef hw_moduledef;
@@ -76,11 +78,20 @@ PyDoc_STRVAR(census_doc,
 static PyObject *
 hw_census_py(PyObject *module, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"include_untracked", "fullnames", NULL};
-    PyObject *untracked_obj = NULL, *fullnames_obj = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$OO:census", kwlist,
-                                     &untracked_obj, &fullnames_obj)) {
+    static char *kwlist[] = {"include_untracked", "fullnames", "_skip", NULL};
+    PyObject *untracked_obj = NULL, *fullnames_obj = NULL, *skip_types = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$OOO!:census", kwlist,
+                                     &untracked_obj, &fullnames_obj,
+                                     &PyTuple_Type, &skip_types)) {
         return NULL;
+    }
+    /* _skip: types left out of the result (heapwatch's own bookkeeping,
+       which must never show as growth). */
+    for (Py_ssize_t i = 0; skip_types != NULL && i < PyTuple_GET_SIZE(skip_types); i++) {
+        if (!PyType_Check(PyTuple_GET_ITEM(skip_types, i))) {
+            PyErr_SetString(PyExc_TypeError, "_skip must be a tuple of types");
+            return NULL;
+        }
     }
     int include_untracked = parse_flag(untracked_obj, "include_untracked");
     if (include_untracked < 0) {
@@ -112,6 +123,19 @@ hw_census_py(PyObject *module, PyObject *args, PyObject *kwds)
     ordered = hw_typetable_ordered(&c.types, &n);
     if (ordered == NULL) {
         goto done;
+    }
+    if (skip_types != NULL) {
+        Py_ssize_t kept = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int drop = 0;
+            for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(skip_types); j++) {
+                drop |= (PyObject *)ordered[i].type == PyTuple_GET_ITEM(skip_types, j);
+            }
+            if (!drop) {
+                ordered[kept++] = ordered[i];
+            }
+        }
+        n = kept;
     }
     result = hw_censusobject_new(st, ordered, n, include_untracked, fullnames);
 done:
@@ -166,6 +190,46 @@ hw_at_py(PyObject *module, PyObject *arg)
         return NULL;
     }
     return found ? found : Py_NewRef(Py_None);
+}
+
+PyDoc_STRVAR(since_mark_doc,
+"_since_mark() -> bytes\n\n"
+"The sorted addresses of every tracked object (since.h), for _since_new.\n"
+"Raises the audit event 'heapwatch.census'.");
+
+static PyObject *
+hw_since_mark_py(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    if (hw_enter("_since_mark") < 0) {
+        return NULL;
+    }
+    PyObject *result = NULL;
+    if (PySys_Audit("heapwatch.census", "O", Py_False) == 0) {
+        result = hw_since_mark();
+    }
+    hw_leave();
+    return result;
+}
+
+PyDoc_STRVAR(since_new_doc,
+"_since_new(mark, names) -> list\n\n"
+"The tracked objects whose type's __name__ is in names (a tuple of str)\n"
+"and whose address is not in mark: objects made since the mark (an\n"
+"address reused by a new object counts as old).");
+
+static PyObject *
+hw_since_new_py(PyObject *module, PyObject *args)
+{
+    PyObject *mark, *names;
+    if (!PyArg_ParseTuple(args, "OO:_since_new", &mark, &names)) {
+        return NULL;
+    }
+    if (hw_enter("_since_new") < 0) {
+        return NULL;
+    }
+    PyObject *result = hw_since_new(mark, names);
+    hw_leave();
+    return result;
 }
 
 PyDoc_STRVAR(swap_baseline_doc,
@@ -466,10 +530,62 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(memstats_doc,
+"_memstats(text=None, /) -> (allocator, arenas, allocated, available,\n"
+"                            unused_pools, malloc_free)\n\n"
+"The free memory the allocators keep (memstats.h), in bytes: pymalloc's\n"
+"arena bytes, bytes in allocated blocks, in available blocks and in unused\n"
+"pools (all 0 unless allocator is 'pymalloc'; 'malloc' means pymalloc is\n"
+"not the object allocator, 'mimalloc' that 3.13 runs mimalloc), and\n"
+"mallinfo2().fordblks (0 without glibc 2.33+).  Runs no Python code.\n"
+"For the tests, text is parsed as pymalloc's statistics instead (the\n"
+"malloc figure is then 0).  RuntimeError if the statistics cannot be read.");
+
+static PyObject *
+hw_memstats_py(PyObject *module, PyObject *args)
+{
+    static const char *const allocators[] = {
+        [HW_ALLOC_OTHER] = "malloc",
+        [HW_ALLOC_PYMALLOC] = "pymalloc",
+        [HW_ALLOC_MIMALLOC] = "mimalloc",
+    };
+    PyObject *arg = Py_None;
+    const char *text = NULL;
+    Py_ssize_t len = 0;
+    if (!PyArg_ParseTuple(args, "|O:_memstats", &arg)) {
+        return NULL;
+    }
+    if (arg != Py_None) {
+        if (!PyUnicode_Check(arg)) {
+            PyErr_Format(PyExc_TypeError, "text must be a str or None, not %.100s",
+                         Py_TYPE(arg)->tp_name);
+            return NULL;
+        }
+        text = PyUnicode_AsUTF8AndSize(arg, &len);
+        if (text == NULL) {
+            return NULL;
+        }
+    }
+    hw_memstats m = {0};
+    int r = text != NULL ? hw_memstats_parse(text, (size_t)len, 1, &m)
+                         : hw_memstats_read(&m);
+    if (r < 0) {
+        return NULL;
+    }
+    return Py_BuildValue("(sKKKKK)", allocators[m.allocator],
+                         (unsigned long long)m.pymalloc_arenas,
+                         (unsigned long long)m.pymalloc_allocated,
+                         (unsigned long long)m.pymalloc_available,
+                         (unsigned long long)m.pymalloc_unused_pools,
+                         (unsigned long long)m.malloc_free);
+}
+
 static PyMethodDef hw_methods[] = {
     {"census", (PyCFunction)(void (*)(void))hw_census_py,
      METH_VARARGS | METH_KEYWORDS, census_doc},
     {"_bare_walk", hw_bare_walk_py, METH_NOARGS, bare_walk_doc},
+    {"_since_mark", hw_since_mark_py, METH_NOARGS, since_mark_doc},
+    {"_since_new", hw_since_new_py, METH_VARARGS, since_new_doc},
     {"at", hw_at_py, METH_O, at_doc},
     {"_swap_baseline", hw_swap_baseline_py, METH_O, swap_baseline_doc},
     {"_walk_is_direct", hw_walk_is_direct_py, METH_NOARGS,
@@ -480,6 +596,7 @@ static PyMethodDef hw_methods[] = {
      "the gc.get_objects() fallback."},
     {"_dominators", hw_dominators_py, METH_VARARGS, dominators_doc},
     {"_retained", hw_retained_py, METH_VARARGS, retained_doc},
+    {"_memstats", hw_memstats_py, METH_VARARGS, memstats_doc},
     {NULL, NULL, 0, NULL},
 };
 

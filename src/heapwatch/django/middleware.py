@@ -1,29 +1,35 @@
-"""HeapWatchMiddleware: which request grew memory, and what grew.
+"""HeapWatchMiddleware: which request grew memory, and whether it is a leak.
 
-For a sampled request it takes the process RSS and a census before and
-after the view (optionally after a collection).  When the growth passes a
-threshold it logs one record on the ``heapwatch.request`` logger:
+For a sampled request it takes a census (and the RSS) when the request
+starts and again when its response is closed, after a collection of the
+young generations, so that garbage and the response's own objects are gone
+or about to be.  Every grown type gets a verdict (heapwatch._verdicts):
 
-    GET /dump/ leakyshop.views.dump 200 in 812 ms: RSS +41.3 MiB, objects +301204 (+27.5 MiB)
-    FirstModel 100000 +100000
-    ModelState 100000 +100000
-    ...
+    leak        growth of this view that stayed, request after request, and
+                survived a full collection
+    warm-up     growth seen for the first times (caches filling)
+    transient   growth that did not stay (garbage, held by the response)
+    concurrent  the measurement overlapped other requests of the process:
+                never blamed on this view
 
-with the same data in ``extra={"heapwatch": {...}}`` for structured logging.
+and the record, one line on the ``heapwatch.request`` logger, is logged at
+LOG_LEVEL (WARNING) only when some type is a leak, at DEBUG otherwise:
 
-With RETENTION on, the record also says what holds the objects of the top
-grown types, from a reference graph of the heap taken right after the view
-(at most once per RETENTION_INTERVAL seconds per process: a graph costs
-about as much as a few censuses on the same heap):
+    GET /leak/ shop.views.leak 200 in 12 ms: objects +2004 (+150.3 KiB), RSS +0.1 MiB; leak: Row +2000 (+10000 kept over 5 requests); warm-up: dict +4
 
-    held: 100000 FirstModel (5.3 MiB, 41.0 MiB retained) held via module leakyshop.views .ALL_ROWS -> list [*]
+When the RSS grew and the live objects did not, the record says the memory
+is kept by the allocators (heapwatch.memory()) instead of blaming types.
+The same data is in ``record.heapwatch``.
+
+Sampling: by default a time budget (TIME_BUDGET, a fraction of the time the
+worker spends serving requests) bounds what measuring costs; SAMPLE_RATE or
+SAMPLE_EVERY measure a fixed share instead.
 
 Rules it keeps:
 - It never raises into a request.  An internal failure is logged once (with
   its traceback) and the request goes on; later failures are counted only.
-- One measurement at a time per process: a census sees the whole heap, so
-  two overlapping measured requests would blame each other.  A request that
-  arrives while another is measured is simply not sampled.
+- One measurement at a time per process, and only when no other request is
+  in flight: a census sees the whole heap.
 - Paths are logged without their query string (it may hold secrets); no
   object contents are ever logged.
 """
@@ -33,55 +39,49 @@ from __future__ import annotations
 import gc
 import itertools
 import logging
-import os
 import random
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
 import heapwatch
-from heapwatch import _explain
-from heapwatch.django.conf import DEFAULTS, get_settings
+from heapwatch import _engine
+from heapwatch._explain import graph_of
+from heapwatch._format import human_bytes
+from heapwatch._memory import Memory, current_rss, memory_split
+from heapwatch._verdicts import CONCURRENT, LEAK, VERDICTS, Judge, TypeVerdict
+from heapwatch.django import guard
+from heapwatch.django.conf import get_settings, setting
 
 logger = logging.getLogger("heapwatch.request")
 
-_PAGE = 4096
-try:
-    _PAGE = os.sysconf("SC_PAGE_SIZE")
-except (ValueError, OSError, AttributeError):  # pragma: no cover - non-Linux
-    pass
+# A measurement whose response was never closed stops blocking others
+# after this many seconds.
+_ABANDONED = 300.0
 
-
-def current_rss() -> int | None:
-    """Resident set size of this process in bytes, from /proc (Linux)."""
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * _PAGE
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _mib(n: float) -> str:
-    return f"{n / (1 << 20):+.1f} MiB"
+REMEDIES = ("freed memory kept by the allocators for reuse (fragmentation), not live objects; "
+            "if it recurs: MALLOC_ARENA_MAX=2 for threaded workers, jemalloc, or recycle "
+            "workers (gunicorn --max-requests); see heapwatch.memory()")
 
 
 @dataclass
 class Measurement:
-    census: heapwatch.Census
+    view: str | None
+    census: heapwatch.Census | None    # set right after the slot is taken
     rss: int | None
+    memory: Memory | None
     started: float
+    seq: int                       # requests started in the process so far
+    alone: bool                    # no other request in flight at the start
+    mark: bytes | None = None      # addresses before the view, for RETENTION
+    cost: float = 0.0              # seconds spent measuring this request
+    done: bool = field(default=False)
 
 
-def _setting(cfg: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
-    """A setting of the expected type, else its default (the system checks
-    report the bad value; a request never fails over it)."""
-    value = cfg.get(key, DEFAULTS[key])
-    if kind is not bool and isinstance(value, bool):
-        return DEFAULTS[key]
-    return value if isinstance(value, kind) else DEFAULTS[key]
+_OWN_TYPES = (Measurement, Memory) + Judge.own_types
 
 
 class HeapWatchMiddleware:
@@ -94,9 +94,21 @@ class HeapWatchMiddleware:
         if self._is_async:
             markcoroutinefunction(self)
         self._counter = itertools.count(1)
-        self._busy = threading.Lock()
+        self._lock = threading.Lock()       # protects the fields below
+        self._inflight = 0
+        self._seq = 0
+        self._current: Measurement | None = None
+        self._settle_seq: int | None = None  # seq after which settle() may run
+        self._served = 0.0                   # seconds spent in requests
+        self._spent = 0.0                    # seconds spent measuring
         self._failed = 0
         self._last_retention = float("-inf")
+        self._judge = Judge()
+        self._judge_cfg: tuple[Any, ...] = ()
+
+    def _census(self) -> heapwatch.Census:
+        """A census without heapwatch's own bookkeeping objects."""
+        return heapwatch.census(_skip=_OWN_TYPES)
 
     # ---- sampling ------------------------------------------------------
 
@@ -119,12 +131,12 @@ class HeapWatchMiddleware:
         return getattr(match, "_func_path", None) or getattr(match, "view_name", None)
 
     def _sampled(self, request: Any, cfg: dict[str, Any]) -> bool:
-        if not _setting(cfg, "ENABLED", bool):
+        if not setting(cfg, "ENABLED"):
             return False
-        paths = _setting(cfg, "PATHS", (list, tuple))
+        paths = setting(cfg, "PATHS")
         if paths and not any(request.path.startswith(p) for p in paths if isinstance(p, str)):
             return False
-        views = _setting(cfg, "VIEWS", (list, tuple))
+        views = setting(cfg, "VIEWS")
         if views:
             match = self._match(request)
             if match is None:
@@ -133,13 +145,16 @@ class HeapWatchMiddleware:
                      getattr(match, "url_name", None)}
             if not names & set(views):
                 return False
-        every = cfg.get("SAMPLE_EVERY")
-        if isinstance(every, int) and not isinstance(every, bool) and every >= 1:
+        every = setting(cfg, "SAMPLE_EVERY")
+        rate = setting(cfg, "SAMPLE_RATE")
+        if every is not None:
             return next(self._counter) % every == 0
-        rate = _setting(cfg, "SAMPLE_RATE", (int, float))
-        if rate >= 1:
-            return True
-        return rate > 0 and random.random() < rate
+        if rate is not None:
+            return rate >= 1 or (rate > 0 and random.random() < rate)
+        budget = setting(cfg, "TIME_BUDGET")
+        # Measuring (and settling) has cost at most `budget` of the time
+        # spent serving requests so far.
+        return budget is None or self._spent <= budget * self._served
 
     # ---- measuring -----------------------------------------------------
 
@@ -149,64 +164,148 @@ class HeapWatchMiddleware:
             logger.exception("heapwatch: internal error while %s; the request was not "
                              "affected, later errors are not logged", where)
 
-    def _begin(self, request: Any) -> Measurement | None:
+    def _configure_judge(self, cfg: dict[str, Any]) -> None:
+        wanted = (setting(cfg, "LEAK_AFTER"),)
+        if wanted != self._judge_cfg:
+            self._judge = Judge(leak_after=wanted[0])
+            self._judge_cfg = wanted
+
+    def _enter(self, request: Any) -> Measurement | None:
+        """Count the request in, settle the previous measurement if nothing
+        ran since it, and start a measurement if this request is sampled."""
+        t0 = time.perf_counter()
+        with self._lock:
+            self._inflight += 1
+            self._seq += 1
+            seq, alone = self._seq, self._inflight == 1
+            settle = self._settle_seq is not None and alone and seq == self._settle_seq + 1
+            if self._settle_seq is not None and not settle:
+                self._judge.forget_pending()
+            self._settle_seq = None
+            current = self._current
+            free = current is None or (current.done is False and t0 - current.started > _ABANDONED)
         try:
             cfg = get_settings()
-            if not self._sampled(request, cfg):
-                return None
-            if not self._busy.acquire(blocking=False):
-                return None
-            try:
-                return Measurement(census=heapwatch.census(), rss=current_rss(),
-                                   started=time.perf_counter())
-            except BaseException:
-                self._busy.release()
-                raise
+            self._configure_judge(cfg)
+            now = None
+            if settle:
+                # What the last measured request left, once the young
+                # generations' garbage (its response's cycles) is gone.
+                if gc.isenabled():
+                    gc.collect(1)
+                now = self._census()
+                self._judge.settle(now)
+            m = None
+            if free and alone and self._sampled(request, cfg):
+                with self._lock:
+                    if self._current is current:
+                        m = self._current = Measurement(
+                            view=self._view_name(request) or "-", census=None, rss=None,
+                            memory=None, started=0.0, seq=seq, alone=alone)
+                if m is not None:
+                    try:
+                        if self._judge.wants_clean_start(m.view or "-"):
+                            gc.collect()
+                            now = None
+                        m.census = now if now is not None else self._census()
+                        m.rss = current_rss()
+                        m.memory = memory_split(m.census.total_bytes, m.rss)
+                        if self._retention_due(cfg, m.view):
+                            m.mark = _engine._since_mark()
+                    except BaseException:
+                        with self._lock:
+                            self._current = None
+                        raise
+            spent = time.perf_counter() - t0
+            if m is not None:
+                m.cost = spent
+                m.started = time.perf_counter()
+            else:
+                self._spent += spent
+            return m
         except Exception:
+            self._spent += time.perf_counter() - t0
             self._internal_error("measuring before the view")
             return None
 
-    def _end(self, request: Any, response: Any, m: Measurement) -> None:
+    def _exit(self, started: float) -> None:
+        with self._lock:
+            self._inflight -= 1
+            self._served += time.perf_counter() - started
+
+    def _finish(self, request: Any, response: Any, m: Measurement) -> None:
+        """The second half of a measurement: when the response is closed
+        (or right away if it cannot tell us)."""
+        t0 = time.perf_counter()
+        concurrent = True
         try:
             try:
+                with self._lock:
+                    concurrent = self._seq != m.seq or self._inflight != 0 or not m.alone
                 cfg = get_settings()
-                duration = time.perf_counter() - m.started
-                if _setting(cfg, "COLLECT", bool):
+                duration = t0 - m.started
+                if setting(cfg, "COLLECT"):
                     gc.collect()
-                after = heapwatch.census()
+                elif gc.isenabled():
+                    gc.collect(1)
+                after = self._census()
                 rss = current_rss()
-                self._report(request, response, m, after, rss, duration, cfg)
+                mem = memory_split(after.total_bytes, rss)
+                assert m.census is not None
+                verdicts = self._judge.judge(m.view or "-", m.census, after, concurrent=concurrent)
+                self._report(request, response, m, after, rss, mem, duration, verdicts, cfg)
             finally:
-                self._busy.release()
+                with self._lock:
+                    m.done = True
+                    if self._current is m:
+                        self._current = None
+                    self._settle_seq = None if concurrent else self._seq
+                    self._spent += m.cost + time.perf_counter() - t0
         except Exception:
             self._internal_error("measuring after the view")
 
+    # ---- reporting -----------------------------------------------------
+
     def _report(self, request: Any, response: Any, m: Measurement, after: heapwatch.Census,
-                rss: int | None, duration: float, cfg: dict[str, Any]) -> None:
+                rss: int | None, mem: Memory | None, duration: float,
+                verdicts: list[TypeVerdict], cfg: dict[str, Any]) -> None:
+        assert m.census is not None
         objects = after.total_count - m.census.total_count
         nbytes = after.total_bytes - m.census.total_bytes
         rss_delta = (rss - m.rss) if (rss is not None and m.rss is not None) else None
+        leaks = [v for v in verdicts if v.verdict == LEAK]
+        min_objects = setting(cfg, "MIN_OBJECTS")
+        kept = {v.name: self._judge.accumulated(m.view or "-", v.name) for v in leaks}
         if not (
-            objects >= _setting(cfg, "MIN_OBJECTS", int)
-            or nbytes >= _setting(cfg, "MIN_BYTES", int)
-            or (rss_delta is not None and rss_delta >= _setting(cfg, "MIN_RSS", int))
+            objects >= min_objects
+            or nbytes >= setting(cfg, "MIN_BYTES")
+            or (rss_delta is not None and rss_delta >= setting(cfg, "MIN_RSS"))
+            or any(k >= min_objects for k in kept.values())
         ):
             return
-        top_n = _setting(cfg, "TOP_TYPES", int)
-        rows = [r for r in after - m.census if r.delta > 0 or r.bytes_delta > 0][:top_n]
-        view = self._view_name(request)
+        # Allocator retention: the RSS grew by more than the MIN_RSS
+        # threshold and the live objects explain under a quarter of it.
+        allocator = (rss_delta is not None and rss_delta >= setting(cfg, "MIN_RSS")
+                     and max(nbytes, 0) < rss_delta / 4)
+        # WARNING (LOG_LEVEL) only for a leak that matters by itself: its
+        # own growth, or what it kept so far, passes the thresholds.
+        significant = (sum(v.delta for v in leaks) >= min_objects
+                       or sum(v.bytes_delta for v in leaks) >= setting(cfg, "MIN_BYTES")
+                       or any(k >= min_objects for k in kept.values()))
+        level = (setting(cfg, "LOG_LEVEL") if leaks and significant
+                 else logging.INFO if allocator else logging.DEBUG)
+        if not logger.isEnabledFor(level):
+            return
+        top_n = setting(cfg, "TOP_TYPES")
+        # Leaks first, then the rest by growth, TOP_TYPES in all.
+        shown = (leaks + [v for v in verdicts if v.verdict != LEAK])[:top_n]
+        view = m.view
         status = getattr(response, "status_code", None)
-        level = cfg.get("LOG_LEVEL", DEFAULTS["LOG_LEVEL"])
-        levelno = logging.getLevelName(level) if isinstance(level, str) else level
-        if not isinstance(levelno, int):
-            levelno = logging.WARNING
         head = (f"{request.method} {request.path} {view or '-'} {status} in "
-                f"{duration * 1000:.0f} ms: RSS {_mib(rss_delta) if rss_delta is not None else 'n/a'}, "
-                f"objects {objects:+d} ({_mib(nbytes)})")
-        lines = [head] + [f"{r.name} {r.count} {r.delta:+d}" for r in rows]
-        held = self._retention(rows, cfg)
-        lines += [f"held: {g}" for g in held]
-        data = {
+                f"{duration * 1000:.0f} ms: objects {objects:+d} ({human_bytes(nbytes, signed=True)}), "
+                f"RSS {human_bytes(rss_delta, signed=True) if rss_delta is not None else 'n/a'}")
+        held = self._retention(m, [v for v in shown if v.verdict == LEAK] or [], cfg)
+        data: dict[str, Any] = {
             "view": view,
             "method": request.method,
             "path": request.path,
@@ -217,65 +316,123 @@ class HeapWatchMiddleware:
             "rss_delta": rss_delta,
             "objects_delta": objects,
             "bytes_delta": nbytes,
-            "top": [{"type": r.name, "count": r.count, "delta": r.delta,
-                     "bytes_delta": r.bytes_delta} for r in rows],
+            "verdict": LEAK if leaks else ("concurrent" if verdicts and verdicts[0].verdict == CONCURRENT
+                                           else "allocator" if allocator else "no leak"),
+            "types": [dict(v.as_dict(), **({"kept": kept[v.name]} if v.name in kept else {}))
+                      for v in shown],
         }
+        if mem is not None:
+            data["memory"] = mem.as_dict()
+            if m.memory is not None:
+                data["memory_delta"] = mem.delta(m.memory)
         if held:
             data["retention"] = [{"type": g.type, "count": g.count, "bytes": g.bytes,
                                   "retained": g.retained, "via": g.via} for g in held]
-        logger.log(levelno, "\n".join(lines), extra={"heapwatch": data})
+        notes = []
+        if allocator and rss_delta is not None:
+            split = ""
+            if mem is not None and m.memory is not None:
+                d = mem.delta(m.memory)
+                split = (f" (pymalloc free {human_bytes(d['pymalloc_free'], signed=True)}, "
+                         f"malloc free {human_bytes(d['malloc_free'], signed=True)})")
+            notes.append(f"RSS {human_bytes(rss_delta, signed=True)} but live objects "
+                         f"{human_bytes(nbytes, signed=True)}: {REMEDIES}{split}")
+        if setting(cfg, "MULTILINE"):
+            lines = [head] + notes
+            lines += [f"{v.name} {v.count} {v.delta:+d} {v.verdict}"
+                      + (f" (+{kept[v.name]} kept)" if v.name in kept else "") for v in shown]
+            lines += [f"held: {g}" for g in held]
+            message = "\n".join(lines)
+        else:
+            parts = [head] + notes
+            for verdict in VERDICTS:
+                group = [v for v in shown if v.verdict == verdict]
+                if group:
+                    parts.append(f"{verdict}: " + ", ".join(
+                        f"{v.name} {v.delta:+d}"
+                        + (f" (+{kept[v.name]} kept)" if v.name in kept else "") for v in group))
+            parts += [f"held: {g}" for g in held]
+            message = "; ".join(parts)
+        logger.log(level, message, extra={"heapwatch": data})
 
-    def _retention(self, rows: list[heapwatch.GrowthRow],
+    def _retention_due(self, cfg: dict[str, Any], view: str | None) -> bool:
+        if not setting(cfg, "RETENTION"):
+            return False
+        if time.monotonic() - self._last_retention < setting(cfg, "RETENTION_INTERVAL"):
+            return False
+        return any(u == view for u, _t, _n in self._judge.leaks())
+
+    def _retention(self, m: Measurement, leaks: list[TypeVerdict],
                    cfg: dict[str, Any]) -> list[heapwatch.Group]:
-        """Retention groups of the top grown types, when asked for and not
-        done within RETENTION_INTERVAL (called with the measurement lock
-        held: the grown objects are still alive, nothing else measures)."""
-        if not _setting(cfg, "RETENTION", bool):
+        """Retention groups of the objects the request made, of the leaking
+        types (only when a mark was taken at the start: RETENTION on, not
+        done within RETENTION_INTERVAL, the view already a confirmed leak).
+        Called with the measurement held: nothing else measures."""
+        names = tuple(v.name for v in leaks[: setting(cfg, "RETENTION_TYPES")])
+        if m.mark is None or not names:
             return []
-        now = time.monotonic()
-        if now - self._last_retention < _setting(cfg, "RETENTION_INTERVAL", (int, float)):
+        self._last_retention = time.monotonic()
+        new = _engine._since_new(m.mark, names)
+        m.mark = None
+        if not new:
             return []
-        names = tuple(r.name for r in rows[: _setting(cfg, "RETENTION_TYPES", int)] if r.delta > 0)
-        if not names:
-            return []
-        self._last_retention = now
-        per_type = _setting(cfg, "RETENTION_GROUPS", int)
-        snap = heapwatch.Snapshot(_explain._graph(targets=names))
+        snap = graph_of(new, exclude=(self, self._judge, m))
+        per_type = setting(cfg, "RETENTION_GROUPS")
+        by_type: dict[str, list[int]] = {}
+        for node in snap.graph.targets():
+            # Graph type names are qualified; census names are not.
+            by_type.setdefault(snap.graph.node(node)[0].rsplit(".", 1)[-1], []).append(node)
+        del new
         held: list[heapwatch.Group] = []
         for name in names:
-            held += snap.retention(name, per_type)
+            nodes = by_type.get(name)
+            if nodes:
+                held += snap.retention(nodes, per_type)
         return held
 
     # ---- the middleware protocol --------------------------------------
 
+    def _respond(self, request: Any, response: Any, m: Measurement | None, started: float) -> Any:
+        self._exit(started)
+        if m is None:
+            return response
+        closers = getattr(response, "_resource_closers", None)
+        if isinstance(closers, list):
+            # Measured again when the server closes the response: after
+            # the body was sent (streaming included).
+            closers.append(lambda: self._finish(request, response, m))
+        else:
+            self._finish(request, response, m)
+        return response
+
+    def _abandon(self, m: Measurement | None, started: float) -> None:
+        self._exit(started)
+        if m is not None:
+            with self._lock:
+                m.done = True
+                if self._current is m:
+                    self._current = None
+
     def __call__(self, request: Any) -> Any:
         if self._is_async:
             return self.__acall__(request)
-        m = self._begin(request)
-        if m is None:
-            return self.get_response(request)
+        started = time.perf_counter()
+        m = self._enter(request)
         try:
-            response = self.get_response(request)
+            with guard.request_context(request):
+                response = self.get_response(request)
         except BaseException:
-            self._release_quietly()
+            self._abandon(m, started)
             raise
-        self._end(request, response, m)
-        return response
+        return self._respond(request, response, m, started)
 
     async def __acall__(self, request: Any) -> Any:
-        m = self._begin(request)
-        if m is None:
-            return await self.get_response(request)
+        started = time.perf_counter()
+        m = self._enter(request)
         try:
-            response = await self.get_response(request)
+            with guard.request_context(request):
+                response = await self.get_response(request)
         except BaseException:
-            self._release_quietly()
+            self._abandon(m, started)
             raise
-        self._end(request, response, m)
-        return response
-
-    def _release_quietly(self) -> None:
-        try:
-            self._busy.release()
-        except RuntimeError:
-            pass
+        return self._respond(request, response, m, started)
