@@ -60,6 +60,6 @@ LOGGING = {
     },
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "seed"}},
     "loggers": {
-        "heapwatch": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "heapwatch": {"handlers": ["stderr"], "level": "DEBUG", "propagate": False},
     },
 }
