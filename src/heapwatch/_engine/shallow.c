@@ -71,7 +71,8 @@ is_own_c_sizeof(PyTypeObject *tp, PyObject *descr)
     PyMethodDescrObject *md = (PyMethodDescrObject *)descr;
     int flags = md->d_method->ml_flags & (METH_VARARGS | METH_FASTCALL | METH_NOARGS
                                          | METH_O | METH_KEYWORDS | METH_METHOD);
-    return flags == METH_NOARGS && PyType_IsSubtype(tp, PyDescr_TYPE(md));
+    return (flags == METH_NOARGS || flags == (METH_METHOD | METH_FASTCALL | METH_KEYWORDS))
+           && PyType_IsSubtype(tp, PyDescr_TYPE(md));
 }
 
 /* The first own C __sizeof__ along tp's MRO (see shallow.h).  Each base's
@@ -108,6 +109,7 @@ hw_sizer_for_type(PyTypeObject *tp, hw_sizer *out)
 {
     out->preheader = preheader_size(tp);
     out->cfunc = NULL;
+    out->defcls = NULL;
 #if PY_MINOR_VERSION >= 13
     /* From 3.13 sys.getsizeof leaves out the preheader of static types,
        which are not allocated with one.  Only exact instances of `type`
@@ -127,8 +129,11 @@ hw_sizer_for_type(PyTypeObject *tp, hw_sizer *out)
         out->kind = HW_SIZE_DICT;
     }
     else {
+        PyMethodDescrObject *md = (PyMethodDescrObject *)descr;
         out->kind = HW_SIZE_CFUNC;
-        out->cfunc = ((PyMethodDescrObject *)descr)->d_method->ml_meth;
+        out->cfunc = md->d_method->ml_meth;
+        /* METH_METHOD: the function also takes its defining class. */
+        out->defcls = (md->d_method->ml_flags & METH_METHOD) ? PyDescr_TYPE(md) : NULL;
     }
 }
 
@@ -156,7 +161,9 @@ hw_shallow_size(PyObject *op, const hw_sizer *s)
         n = _PyDict_SizeOf((PyDictObject *)op);
         break;
     case HW_SIZE_CFUNC: {
-        PyObject *r = s->cfunc(op, NULL);
+        PyObject *r = s->defcls != NULL
+            ? ((PyCMethod)(void (*)(void))s->cfunc)(op, s->defcls, NULL, 0, NULL)
+            : s->cfunc(op, NULL);
         n = -1;
         if (r != NULL) {
             n = PyLong_AsSsize_t(r);

@@ -8,7 +8,7 @@
  * that belongs to the object's layout:
  *
  *   The first __sizeof__ along the MRO that is a C method (a method
- *   descriptor taking no arguments) whose owner, the type that defined it,
+ *   descriptor taking no arguments, or only its defining class) whose owner, the type that defined it,
  *   is a base of the object's type.  A definition that is Python code, or
  *   a C method borrowed by an unrelated class (`__sizeof__ =
  *   dict.__sizeof__` on a class that is no dict), is passed over and the
@@ -44,6 +44,7 @@ typedef struct {
     enum hw_sizekind kind;
     Py_ssize_t preheader;       /* bytes CPython keeps before the object */
     PyCFunction cfunc;          /* HW_SIZE_CFUNC only */
+    PyTypeObject *defcls;       /* its defining class if METH_METHOD, else NULL */
     int static_types_bare;      /* 3.13+, type objects: static ones have no
                                    preheader in sys.getsizeof */
 } hw_sizer;
