@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from heapwatch import _engine
+from heapwatch._format import human_bytes
 
 _OWN_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -96,13 +97,8 @@ def _short(name: str) -> str:
     return name.rsplit(".", 1)[-1]
 
 
-def _bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"  # pragma: no cover
+# The one byte formatter (kept under this name for dot.py and __main__).
+_bytes = human_bytes
 
 
 def _attr_name(key: str | int | None) -> str | None:

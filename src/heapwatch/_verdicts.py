@@ -32,7 +32,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable
 
-from heapwatch._engine import Census
+from heapwatch._engine import Census, census
 
 LEAK = "leak"
 WARMUP = "warm-up"
@@ -184,9 +184,7 @@ class Judge:
         earlier; it is confirmed when half of it survives the collection."""
         self.confirmations += 1
         gc.collect()
-        from heapwatch import census as take_census
-
-        clean = self._census() if self._census else take_census(_skip=self.own_types)
+        clean = self._census() if self._census else census(_skip=self.own_types)
         confirmed = []
         for key, pair, delta in candidates:
             if _count(clean, key[1]) - _count(before, key[1]) >= self.persist_ratio * delta:

@@ -15,7 +15,7 @@ or about to be.  Every grown type gets a verdict (heapwatch._verdicts):
 and the record, one line on the ``heapwatch.request`` logger, is logged at
 LOG_LEVEL (WARNING) only when some type is a leak, at DEBUG otherwise:
 
-    GET /leak/ shop.views.leak 200 in 12 ms: objects +2004 (+150.3 KiB), RSS +0.1 MiB; leak: Row +2000 (+10000 kept over 5 requests); warm-up: dict +4
+    GET /leak/ shop.views.leak 200 in 12 ms: objects +2004 (+150.3 KiB), RSS +8.0 KiB; leak: Row +2000 (+10000 kept); warm-up: dict +4
 
 When the RSS grew and the live objects did not, the record says the memory
 is kept by the allocators (heapwatch.memory()) instead of blaming types.
@@ -42,7 +42,7 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -78,7 +78,6 @@ class Measurement:
     alone: bool                    # no other request in flight at the start
     mark: bytes | None = None      # addresses before the view, for RETENTION
     cost: float = 0.0              # seconds spent measuring this request
-    done: bool = field(default=False)
 
 
 _OWN_TYPES = (Measurement, Memory) + Judge.own_types
@@ -104,7 +103,6 @@ class HeapWatchMiddleware:
         self._failed = 0
         self._last_retention = float("-inf")
         self._judge = Judge()
-        self._judge_cfg: tuple[Any, ...] = ()
 
     def _census(self) -> heapwatch.Census:
         """A census without heapwatch's own bookkeeping objects."""
@@ -165,10 +163,9 @@ class HeapWatchMiddleware:
                              "affected, later errors are not logged", where)
 
     def _configure_judge(self, cfg: dict[str, Any]) -> None:
-        wanted = (setting(cfg, "LEAK_AFTER"),)
-        if wanted != self._judge_cfg:
-            self._judge = Judge(leak_after=wanted[0])
-            self._judge_cfg = wanted
+        leak_after = setting(cfg, "LEAK_AFTER")
+        if leak_after != self._judge.leak_after:
+            self._judge = Judge(leak_after=leak_after)
 
     def _enter(self, request: Any) -> Measurement | None:
         """Count the request in, settle the previous measurement if nothing
@@ -183,7 +180,9 @@ class HeapWatchMiddleware:
                 self._judge.forget_pending()
             self._settle_seq = None
             current = self._current
-            free = current is None or (current.done is False and t0 - current.started > _ABANDONED)
+            # A measurement still current is finished only by its response's
+            # close; one never closed stops blocking after _ABANDONED.
+            free = current is None or t0 - current.started > _ABANDONED
         try:
             cfg = get_settings()
             self._configure_judge(cfg)
@@ -256,7 +255,6 @@ class HeapWatchMiddleware:
                 self._report(request, response, m, after, rss, mem, duration, verdicts, cfg)
             finally:
                 with self._lock:
-                    m.done = True
                     if self._current is m:
                         self._current = None
                     self._settle_seq = None if concurrent else self._seq
@@ -276,11 +274,12 @@ class HeapWatchMiddleware:
         leaks = [v for v in verdicts if v.verdict == LEAK]
         min_objects = setting(cfg, "MIN_OBJECTS")
         kept = {v.name: self._judge.accumulated(m.view or "-", v.name) for v in leaks}
+        kept_enough = any(k >= min_objects for k in kept.values())
         if not (
             objects >= min_objects
             or nbytes >= setting(cfg, "MIN_BYTES")
             or (rss_delta is not None and rss_delta >= setting(cfg, "MIN_RSS"))
-            or any(k >= min_objects for k in kept.values())
+            or kept_enough
         ):
             return
         # Allocator retention: the RSS grew by more than the MIN_RSS
@@ -291,7 +290,7 @@ class HeapWatchMiddleware:
         # own growth, or what it kept so far, passes the thresholds.
         significant = (sum(v.delta for v in leaks) >= min_objects
                        or sum(v.bytes_delta for v in leaks) >= setting(cfg, "MIN_BYTES")
-                       or any(k >= min_objects for k in kept.values()))
+                       or kept_enough)
         level = (setting(cfg, "LOG_LEVEL") if leaks and significant
                  else logging.INFO if allocator else logging.DEBUG)
         if not logger.isEnabledFor(level):
@@ -304,7 +303,7 @@ class HeapWatchMiddleware:
         head = (f"{request.method} {request.path} {view or '-'} {status} in "
                 f"{duration * 1000:.0f} ms: objects {objects:+d} ({human_bytes(nbytes, signed=True)}), "
                 f"RSS {human_bytes(rss_delta, signed=True) if rss_delta is not None else 'n/a'}")
-        held = self._retention(m, [v for v in shown if v.verdict == LEAK] or [], cfg)
+        held = self._retention(m, [v for v in shown if v.verdict == LEAK], cfg)
         data: dict[str, Any] = {
             "view": view,
             "method": request.method,
@@ -409,7 +408,6 @@ class HeapWatchMiddleware:
         self._exit(started)
         if m is not None:
             with self._lock:
-                m.done = True
                 if self._current is m:
                     self._current = None
 
