@@ -2,6 +2,7 @@
 
 #include <Python.h>
 #include <stdint.h>
+#include "bigmem.h"
 #include "ptrset.h"
 
 static inline size_t
@@ -14,7 +15,11 @@ hash_ptr(void *p, Py_ssize_t capacity)
 static int
 resize(hw_ptrset *s, Py_ssize_t newcap)
 {
-    void **slots = PyMem_RawCalloc((size_t)newcap, sizeof(void *));
+    /* From bigmem: a big set (a census of untracked objects over a large
+       heap: tens of MiB) is a mapping of its own, returned to the system
+       when freed.  From malloc, glibc's dynamic mmap threshold rises after
+       the first free and every later set stays in the heap. */
+    void **slots = hw_big_alloc((size_t)newcap, sizeof(void *));
     if (slots == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -30,7 +35,7 @@ resize(hw_ptrset *s, Py_ssize_t newcap)
         }
         slots[j] = p;
     }
-    PyMem_RawFree(s->slots);
+    hw_big_free(s->slots);
     s->slots = slots;
     s->capacity = newcap;
     return 0;
@@ -77,7 +82,7 @@ hw_ptrset_contains(const hw_ptrset *s, const void *p)
 void
 hw_ptrset_clear(hw_ptrset *s)
 {
-    PyMem_RawFree(s->slots);
+    hw_big_free(s->slots);
     s->slots = NULL;
     s->capacity = 0;
     s->used = 0;
