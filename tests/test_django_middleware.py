@@ -150,7 +150,9 @@ def server(settings: Any) -> Iterator[str]:
 
     httpd = make_server("127.0.0.1", 0, get_wsgi_application(),
                         server_class=_ThreadingServer, handler_class=_Quiet)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # A long poll interval: the server thread wakes only to accept.
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 2},
+                              daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -159,29 +161,78 @@ def server(settings: Any) -> Iterator[str]:
         httpd.server_close()
 
 
+# The HTTP client runs in a process of its own: a client thread in this
+# process would be another thread running during every measurement.
+_CLIENT = """
+import sys, threading, time, urllib.request
+base, mode = sys.argv[1], sys.argv[2]
+def get(path):
+    urllib.request.urlopen(base + path, timeout=30).read()
+if mode == "overlap":
+    for _ in range(8):
+        # The leaking request is in flight for the whole of the quiet one.
+        leaker = threading.Thread(target=get, args=("/slow/?s=0.3&leak=1",))
+        leaker.start()
+        time.sleep(0.05)
+        get("/slow/?s=0.05")
+        leaker.join()
+else:
+    for _ in range(20):
+        get("/slow/?s=0&leak=1")
+        time.sleep(0.02)  # the last handler thread ends before the next request
+"""
+
+
+def _client(server: str, mode: str) -> None:
+    import subprocess
+    import sys
+
+    # No timeout: with one, the wait polls (this thread would run during
+    # the measurements); the client's own requests time out after 30 s.
+    subprocess.run([sys.executable, "-c", _CLIENT, server, mode], check=True)
+
+
 def test_another_requests_leak_is_never_blamed_on_the_quiet_view(
         server: str, caplog: pytest.LogCaptureFixture) -> None:
-    def get(path: str) -> None:
-        urllib.request.urlopen(server + path, timeout=30).read()
-
     with caplog.at_level(logging.DEBUG, logger=LOGGER):
-        for _ in range(8):
-            # The leaking request is in flight for the whole of the quiet one.
-            leaker = threading.Thread(target=get, args=("/slow/?s=0.3&leak=1",))
-            leaker.start()
-            get("/slow/?s=0.05")
-            leaker.join()
+        _client(server, "overlap")
     quiet = [r for r in records(caplog)
              if r.heapwatch["path"] == "/slow/" and r.heapwatch["duration_ms"] < 250]  # type: ignore[attr-defined]
     assert all(r.levelno < logging.WARNING for r in quiet)
     for r in quiet:
         assert set(verdicts(r).values()) <= {"concurrent"}
     # And measured alone, the leaking request is told apart again.
+    caplog.clear()
     with caplog.at_level(logging.DEBUG, logger=LOGGER):
-        caplog.clear()
-        for _ in range(10):
-            get("/slow/?s=0&leak=1")
+        _client(server, "alone")
     assert records(caplog, logging.WARNING)
+
+
+def test_a_background_threads_leak_is_never_blamed_on_the_view(
+        client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    import time
+
+    stop = threading.Event()
+    kept: list[Any] = []
+
+    def leak_in_background() -> None:
+        while not stop.is_set():
+            kept.extend(views.FirstModel(i) for i in range(500))
+            time.sleep(0.005)
+
+    worker = threading.Thread(target=leak_in_background)
+    worker.start()
+    try:
+        with caplog.at_level(logging.DEBUG, logger=LOGGER):
+            run(client, "/slow/?s=0.05", 12)
+    finally:
+        stop.set()
+        worker.join()
+    assert records(caplog), "the growth was seen"
+    assert records(caplog, logging.WARNING) == []
+    for r in records(caplog):
+        assert set(verdicts(r).values()) == {"concurrent"}
+    kept.clear()
 
 
 # ---- memory split --------------------------------------------------------------

@@ -40,6 +40,7 @@ import gc
 import itertools
 import logging
 import random
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -75,12 +76,44 @@ class Measurement:
     memory: Memory | None
     started: float
     seq: int                       # requests started in the process so far
-    alone: bool                    # no other request in flight at the start
+    threads: dict[int, tuple[bytes | None, int, int]]  # the other threads at the start
+    tid: int                       # native id of the thread the request started on
     mark: bytes | None = None      # addresses before the view, for RETENTION
     cost: float = 0.0              # seconds spent measuring this request
 
 
 _OWN_TYPES = (Measurement, Memory) + Judge.own_types
+
+
+def _threads() -> dict[int, tuple[bytes | None, int, int]]:
+    """What every other Python thread has done so far: {native thread id:
+    (times the kernel scheduled it, id of its top frame, its instruction
+    offset)}.  The count (/proc/self/task/TID/schedstat) changes whenever
+    the thread ran at all, even a loop that came back to the same line; the
+    frame and offset stand in where the kernel keeps no count."""
+    me = threading.get_native_id()
+    frames = sys._current_frames()
+    out: dict[int, tuple[bytes | None, int, int]] = {}
+    for t in threading.enumerate():
+        nid = t.native_id
+        if nid is None or nid == me:
+            continue
+        try:
+            with open(f"/proc/self/task/{nid}/schedstat", "rb") as f:
+                slices: bytes | None = f.read().split()[2]
+        except (OSError, IndexError):
+            slices = None
+        frame = frames.get(t.ident) if t.ident is not None else None
+        out[nid] = (slices, id(frame), frame.f_lasti if frame is not None else -1)
+    return out
+
+
+def _others_ran(before: dict[int, tuple[bytes | None, int, int]], *skip: int) -> bool:
+    """Did a Python thread other than this one and those in skip (native
+    ids) run, start or end since `before` was taken?"""
+    skip_all = {threading.get_native_id(), *skip}
+    return ({t: v for t, v in _threads().items() if t not in skip_all}
+            != {t: v for t, v in before.items() if t not in skip_all})
 
 
 class HeapWatchMiddleware:
@@ -200,12 +233,14 @@ class HeapWatchMiddleware:
                     if self._current is current:
                         m = self._current = Measurement(
                             view=self._view_name(request) or "-", census=None, rss=None,
-                            memory=None, started=0.0, seq=seq, alone=alone)
+                            memory=None, started=0.0, seq=seq, threads={},
+                            tid=threading.get_native_id())
                 if m is not None:
                     try:
                         if self._judge.wants_clean_start(m.view or "-"):
                             gc.collect()
                             now = None
+                        m.threads = _threads()
                         m.census = now if now is not None else self._census()
                         m.rss = current_rss()
                         m.memory = memory_split(m.census.total_bytes, m.rss)
@@ -240,7 +275,14 @@ class HeapWatchMiddleware:
         try:
             try:
                 with self._lock:
-                    concurrent = self._seq != m.seq or self._inflight != 0 or not m.alone
+                    concurrent = self._seq != m.seq or self._inflight != 0
+                # Another thread that ran meanwhile (a background thread,
+                # not a request) may have made what grew.  (Between two
+                # requests other threads are expected to run: a threaded
+                # server's accept loop.  The settling census is not held
+                # to this; the confirming collection compares counts over
+                # one request and its settling point only.)
+                concurrent = concurrent or _others_ran(m.threads, m.tid)
                 cfg = get_settings()
                 duration = t0 - m.started
                 if setting(cfg, "COLLECT"):
