@@ -77,7 +77,7 @@ class Measurement:
     started: float
     seq: int                       # requests started in the process so far
     threads: dict[int, tuple[bytes | None, int, int]]  # the other threads at the start
-    tid: int                       # native id of the thread the request started on
+    tid: int                       # ident of the thread the request started on
     mark: bytes | None = None      # addresses before the view, for RETENTION
     cost: float = 0.0              # seconds spent measuring this request
 
@@ -86,32 +86,36 @@ _OWN_TYPES = (Measurement, Memory) + Judge.own_types
 
 
 def _threads() -> dict[int, tuple[bytes | None, int, int]]:
-    """What every other Python thread has done so far: {native thread id:
+    """What every other Python thread has done so far: {thread ident:
     (times the kernel scheduled it, id of its top frame, its instruction
     offset)}.  The count (/proc/self/task/TID/schedstat) changes whenever
     the thread ran at all, even a loop that came back to the same line; the
-    frame and offset stand in where the kernel keeps no count."""
-    me = threading.get_native_id()
+    frame and offset stand in where the kernel keeps no count.  Threads are
+    told apart by ident: after fork() CPython 3.11 keeps the parent's
+    native id on the main thread (a gunicorn worker's), which then names no
+    task of this process."""
+    me = threading.get_ident()
     frames = sys._current_frames()
     out: dict[int, tuple[bytes | None, int, int]] = {}
     for t in threading.enumerate():
-        nid = t.native_id
-        if nid is None or nid == me:
+        if t.ident is None or t.ident == me:
             continue
-        try:
-            with open(f"/proc/self/task/{nid}/schedstat", "rb") as f:
-                slices: bytes | None = f.read().split()[2]
-        except (OSError, IndexError):
-            slices = None
-        frame = frames.get(t.ident) if t.ident is not None else None
-        out[nid] = (slices, id(frame), frame.f_lasti if frame is not None else -1)
+        slices: bytes | None = None
+        if t.native_id is not None:
+            try:
+                with open(f"/proc/self/task/{t.native_id}/schedstat", "rb") as f:
+                    slices = f.read().split()[2]
+            except (OSError, IndexError):
+                pass
+        frame = frames.get(t.ident)
+        out[t.ident] = (slices, id(frame), frame.f_lasti if frame is not None else -1)
     return out
 
 
 def _others_ran(before: dict[int, tuple[bytes | None, int, int]], *skip: int) -> bool:
-    """Did a Python thread other than this one and those in skip (native
-    ids) run, start or end since `before` was taken?"""
-    skip_all = {threading.get_native_id(), *skip}
+    """Did a Python thread other than this one and those in skip (idents)
+    run, start or end since `before` was taken?"""
+    skip_all = {threading.get_ident(), *skip}
     return ({t: v for t, v in _threads().items() if t not in skip_all}
             != {t: v for t, v in before.items() if t not in skip_all})
 
@@ -234,7 +238,7 @@ class HeapWatchMiddleware:
                         m = self._current = Measurement(
                             view=self._view_name(request) or "-", census=None, rss=None,
                             memory=None, started=0.0, seq=seq, threads={},
-                            tid=threading.get_native_id())
+                            tid=threading.get_ident())
                 if m is not None:
                     try:
                         if self._judge.wants_clean_start(m.view or "-"):
