@@ -23,6 +23,16 @@ MIDDLEWARE = [
     "heapwatch.django.middleware.HeapWatchMiddleware",
 ]
 
+# For the Wagtail-shaped page (shop.views.page).  DEBUG is off, so Django
+# caches the compiled templates, as in production.
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
@@ -37,12 +47,21 @@ HEAPWATCH = {
     "QUERYSET_ROWS_WARN": 10_000,
 }
 
-# bench/middleware.py runs the shop three ways.
+# bench/middleware.py runs the shop several ways (the demo: "every").
+#   off       no middleware (the app, and so the queryset guard, stay)
+#   bare      no heapwatch at all: neither the app nor the middleware
+#   defaults  HEAPWATCH = {}: the package defaults (TIME_BUDGET sampling)
+#   1/N       the package defaults with SAMPLE_RATE 1/N ("1/1": every request)
 _mode = os.environ.get("LEAKYSHOP_HEAPWATCH", "every")
 if _mode == "off":
     MIDDLEWARE = []
+elif _mode == "bare":
+    MIDDLEWARE = []
+    INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "heapwatch.django"]
+elif _mode == "defaults":
+    HEAPWATCH = {}
 elif _mode.startswith("1/"):
-    HEAPWATCH["SAMPLE_RATE"] = 1 / int(_mode[2:])
+    HEAPWATCH = {"SAMPLE_RATE": 1 / int(_mode[2:])}
 else:
     # The demo also asks what holds the growth (a graph of the worker's
     # heap per logged request: fine for a demo, rate limited in production).

@@ -42,3 +42,34 @@ def dump_fixed(request: HttpRequest) -> HttpResponse:
         for obj in stream(qs, chunk_size=2000):
             f.write(f"{obj.pk} {obj.name} {obj.second.name} {obj.third.name} {obj.fourth.name}\n")
     return HttpResponse("dumped\n")
+
+
+INTRO = ("A page of the shop, rendered the way a CMS page is: a base template,\n"
+         "a page template that extends it, includes for the header, breadcrumbs,\n"
+         "cards, sidebar and footer, a menu from a template tag, and every\n"
+         "related object loaded lazily by the template (N+1 queries).")
+
+
+def page(request: HttpRequest) -> HttpResponse:
+    """A view shaped like a Wagtail page (bench/middleware.py measures it):
+    template inheritance and includes, a menu loop, a list of 20 items whose
+    related objects the template loads one query at a time; about 100 SQL
+    queries, nothing kept between requests."""
+    from django.shortcuts import render
+
+    from shop.models import FourthModel, SecondModel, ThirdModel
+
+    pk = int(request.GET.get("id", 1))
+    site = SecondModel.objects.get(pk=1)                     # the site root
+    current = FirstModel.objects.get(pk=pk)                  # the page
+    context = {
+        "site_name": f"Shop {site.name}",
+        "page": current,
+        "intro": INTRO,
+        "items": FirstModel.objects.filter(pk__gt=pk).order_by("pk")[:20],  # + 3 per item
+        "related": FirstModel.objects.filter(third_id=current.third_id)
+                                     .exclude(pk=pk).order_by("pk")[:8],    # + 1 per item
+        "tags": FourthModel.objects.order_by("pk")[:10],                    # + a count per tag
+        "topics": ThirdModel.objects.order_by("pk")[:6],
+    }
+    return render(request, "shop/page.html", context)
