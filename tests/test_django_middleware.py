@@ -18,6 +18,7 @@ import pytest
 from django.test import AsyncClient, Client
 
 import heapwatch
+from heapwatch.django import middleware
 from heapwatch.django.conf import get_settings
 from tests.djangoapp import services, views
 
@@ -28,6 +29,7 @@ EVERY = {"SAMPLE_RATE": 1.0, "MIN_OBJECTS": 1000, "MIN_BYTES": 1 << 40, "MIN_RSS
 @pytest.fixture(autouse=True)
 def _clean(settings: Any) -> Iterator[None]:
     settings.HEAPWATCH = dict(EVERY)
+    middleware.reset_state()
     views.LEAKED.clear()
     views.CACHE.clear()
     gc.collect()
@@ -35,6 +37,7 @@ def _clean(settings: Any) -> Iterator[None]:
     views.LEAKED.clear()
     views.CACHE.clear()
     views.FRAGMENTS.clear()
+    views.RING.clear()
 
 
 def records(caplog: pytest.LogCaptureFixture, level: int = logging.DEBUG) -> list[logging.LogRecord]:
@@ -120,6 +123,34 @@ def test_a_leak_among_other_views_is_blamed_on_its_view(
     warnings = records(caplog, logging.WARNING)
     assert warnings
     assert {r.heapwatch["view"] for r in warnings} == {"tests.djangoapp.views.leaky"}  # type: ignore[attr-defined]
+
+
+def test_growth_that_the_process_does_not_keep_is_not_a_leak(
+        client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    # Each /ring/ keeps its 1,200 objects past its own settling point, but
+    # /ring-trim/ frees them: the process never holds more.  (A cache that
+    # evicts, seen from one view.)
+    with caplog.at_level(logging.DEBUG, logger=LOGGER):
+        for _ in range(12):
+            client.get("/ring/")
+            client.get("/ring-trim/")
+    assert records(caplog, logging.WARNING) == []
+    views.RING.clear()
+
+
+def test_a_leak_is_counted_after_its_warm_up(client: Client,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger=LOGGER):
+        run(client, "/leaky/?n=2000", 8)
+    every = records(caplog)
+    assert len(every) == 8
+    for k, rec in enumerate(every, start=1):
+        row = {t["name"]: t for t in rec.heapwatch["types"]}["FirstModel"]  # type: ignore[attr-defined]
+        if row["verdict"] == "leak":
+            # Settled before request k: requests 1..k-1; the first one's
+            # 2,000 are warm-up, the run counts requests 2..k-1.
+            assert row["kept"] == 2000 * (k - 2)
+    assert any(r.levelno == logging.WARNING for r in every)
 
 
 def test_an_app_magicmock_is_never_called(client: Client, caplog: pytest.LogCaptureFixture) -> None:

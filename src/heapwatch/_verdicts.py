@@ -10,9 +10,12 @@ stays and comes again.  The judge tells them apart from censuses alone:
   of the next request, when nothing else has run since) gives a *settling*
   census.  What a unit added and what is still there then is its net growth;
   growth that did not survive to that moment was transient.
-- A (unit name, type) pair whose net growth persisted on `leak_after`
-  settled units, with the process still holding what they added, is a leak
-  candidate.  It is confirmed once by a full collection and a census right
+- A (unit name, type) pair's first growth is warm-up; its run of growth
+  is counted from what the process holds after it.  A pair whose net growth
+  persisted on `leak_after` later settled units, with the process still
+  holding what they added (checked at every settling, confirmed or not),
+  and whose run added enough to matter (`min_objects` or `min_bytes`), is a
+  leak candidate.  It is confirmed once by a full collection and a census right
   at the settling moment (cyclic garbage that reached the oldest generation
   looks persistent until then): what is left of the last unit's growth
   after it is that unit's own; if less than half, the growth was garbage
@@ -45,9 +48,10 @@ VERDICTS = (LEAK, WARMUP, TRANSIENT, CONCURRENT)
 class _Pair:
     """What one (unit, type) pair has shown so far."""
 
-    baseline: int           # count of the type when the run of growth began
-    persisted: int = 0      # settled units whose growth stayed
-    added: int = 0          # growth those units made
+    baseline: int           # count of the type after the unit that first grew it
+    persisted: int = 0      # later settled units whose growth stayed
+    added: int = 0          # growth those units made (objects)
+    added_bytes: int = 0    # ... and bytes
     confirmed: bool = False  # survived a full collection
     last_verdict: str = WARMUP
 
@@ -69,7 +73,7 @@ class TypeVerdict:
 class _Pending:
     unit: str
     before: Census
-    grown: dict[str, int] = field(default_factory=dict)   # type -> delta
+    grown: dict[str, tuple[int, int]] = field(default_factory=dict)  # type -> (delta, bytes)
 
 
 def _count(c: Census, name: str) -> int:
@@ -85,10 +89,12 @@ class Judge:
     ran since that unit ended.  Not thread-safe: the caller serialises.
     """
 
-    def __init__(self, *, leak_after: int = 4, persist_ratio: float = 0.5,
-                 max_pairs: int = 5000, track_types: int = 50,
+    def __init__(self, *, leak_after: int = 4, min_objects: int = 1000, min_bytes: int = 1 << 20,
+                 persist_ratio: float = 0.5, max_pairs: int = 5000, track_types: int = 50,
                  census: Callable[[], Census] | None = None) -> None:
         self.leak_after = leak_after
+        self.min_objects = min_objects
+        self.min_bytes = min_bytes
         self.persist_ratio = persist_ratio
         self.max_pairs = max_pairs
         self.track_types = track_types
@@ -115,7 +121,7 @@ class Judge:
         for r in rows:
             pair = self._pairs.get((unit, r.name))
             if r.delta > 0 and len(pending.grown) < self.track_types:
-                pending.grown[r.name] = r.delta
+                pending.grown[r.name] = (r.delta, r.bytes_delta)
             if pair is None:
                 verdict = WARMUP
             elif pair.confirmed:
@@ -133,7 +139,15 @@ class Judge:
         clean counts on both sides (garbage in `before` that the
         confirming collection frees would hide the unit's growth)."""
         return any(u == unit and not p.confirmed and p.persisted >= self.leak_after - 1
+                   and self._significant(p, self.leak_after / max(p.persisted, 1))
                    for (u, _t), p in self._pairs.items())
+
+    def _significant(self, pair: _Pair, scale: float = 1.0) -> bool:
+        """Has the run of growth added (scaled: projected) enough to matter?
+        Smaller runs are never confirmed: no full collection is spent on
+        them, and no leak is reported for them."""
+        return (pair.added * scale >= self.min_objects
+                or pair.added_bytes * scale >= self.min_bytes)
 
     def forget_pending(self) -> None:
         """Something ran between the unit and the next quiet moment."""
@@ -149,29 +163,32 @@ class Judge:
         if p is None:
             return []
         candidates = []
-        for name, delta in p.grown.items():
+        for name, (delta, nbytes) in p.grown.items():
             key = (p.unit, name)
             pair = self._pairs.get(key)
-            kept = _count(now, name) - _count(p.before, name)
             if pair is None:
-                pair = _Pair(baseline=_count(p.before, name))
-                self._remember(key, pair)
-            else:
-                self._pairs.move_to_end(key)
-            if kept >= self.persist_ratio * delta:
+                # The first growth of this type by this unit is warm-up
+                # whatever it is (a cache filled once looks like a leak's
+                # first step): the run is counted from what the process
+                # holds after it.
+                self._remember(key, _Pair(baseline=_count(now, name)))
+                continue
+            self._pairs.move_to_end(key)
+            kept = _count(now, name) - _count(p.before, name)
+            held = _count(now, name) - pair.baseline
+            if kept >= self.persist_ratio * delta and held >= self.persist_ratio * (pair.added + delta):
                 pair.persisted += 1
                 pair.added += delta
+                pair.added_bytes += nbytes
                 pair.last_verdict = WARMUP
-                if not pair.confirmed and pair.persisted >= self.leak_after:
-                    if _count(now, name) - pair.baseline >= self.persist_ratio * pair.added:
-                        candidates.append((key, pair, delta))
-                    else:
-                        # Each unit's growth outlived it, yet the process
-                        # does not hold their sum: garbage collected since.
-                        self._pairs[key] = _Pair(baseline=_count(now, name), last_verdict=TRANSIENT)
+                if (not pair.confirmed and pair.persisted >= self.leak_after
+                        and self._significant(pair)):
+                    candidates.append((key, pair, delta))
             else:
-                # What this unit added is gone: garbage or held by its
-                # response.  A run of persisting growth starts over.
+                # What this unit added is gone (garbage, or held by its
+                # response), or the process no longer holds what the run
+                # added (a bounded cache that evicts, garbage collected
+                # since): the run starts over, even after a confirmation.
                 self._pairs[key] = _Pair(baseline=_count(now, name), last_verdict=TRANSIENT)
         return self._confirm(candidates, p.before) if candidates else []
 

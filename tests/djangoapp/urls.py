@@ -14,4 +14,6 @@ urlpatterns = [
     path("slow/", views.slow, name="slow"),
     path("mocked/", views.mocked, name="mocked"),
     path("fragment/", views.fragment, name="fragment"),
+    path("ring/", views.ring, name="ring"),
+    path("ring-trim/", views.ring_trim, name="ring-trim"),
 ]

@@ -99,3 +99,17 @@ def fragment(request: HttpRequest) -> HttpResponse:
     FRAGMENTS.append(many[::64])
     del many
     return HttpResponse("fragmented")
+
+
+RING: list[Any] = []
+
+
+def ring(request: HttpRequest) -> HttpResponse:
+    RING.extend(FirstModel(i) for i in range(1200))
+    return HttpResponse("ring %d" % len(RING))
+
+
+def ring_trim(request: HttpRequest) -> HttpResponse:
+    # Another view frees what /ring/ added: the process does not grow.
+    RING[:] = RING[-1200:]
+    return HttpResponse("trimmed")

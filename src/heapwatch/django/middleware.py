@@ -1,9 +1,10 @@
 """HeapWatchMiddleware: which request grew memory, and whether it is a leak.
 
 For a sampled request it takes a census (and the RSS) when the request
-starts and again when its response is closed, after a collection of the
-young generations, so that garbage and the response's own objects are gone
-or about to be.  Every grown type gets a verdict (heapwatch._verdicts):
+starts and again when its response is closed, and a third at the start of
+the next request (after a collection of the young generations), when the
+response and the request's garbage are gone.  Every grown type gets a
+verdict (heapwatch._verdicts):
 
     leak        growth of this view that stayed, request after request, and
                 survived a full collection
@@ -120,6 +121,33 @@ def _others_ran(before: dict[int, tuple[bytes | None, int, int]], *skip: int) ->
             != {t: v for t, v in before.items() if t not in skip_all})
 
 
+class _Process:
+    """What the middleware knows of this process: one instance, shared by
+    every HeapWatchMiddleware (a census sees the whole process, so the
+    measurements, the time budget and the verdicts are the process's)."""
+
+    def __init__(self) -> None:
+        self.counter = itertools.count(1)      # for SAMPLE_EVERY
+        self.lock = threading.Lock()           # protects the fields below
+        self.inflight = 0
+        self.seq = 0                           # requests started so far
+        self.current: Measurement | None = None
+        self.settle_seq: int | None = None     # seq after which settle() may run
+        self.served = 0.0                      # seconds spent in requests
+        self.spent = 0.0                       # seconds spent measuring
+        self.failed = 0
+        self.last_retention = float("-inf")
+        self.judge = Judge()
+
+
+_PROCESS = _Process()
+
+
+def reset_state() -> None:
+    """Forget everything measured so far in this process (for tests)."""
+    _PROCESS.__init__()  # type: ignore[misc]
+
+
 class HeapWatchMiddleware:
     sync_capable = True
     async_capable = True
@@ -129,17 +157,9 @@ class HeapWatchMiddleware:
         self._is_async = iscoroutinefunction(get_response)
         if self._is_async:
             markcoroutinefunction(self)
-        self._counter = itertools.count(1)
-        self._lock = threading.Lock()       # protects the fields below
-        self._inflight = 0
-        self._seq = 0
-        self._current: Measurement | None = None
-        self._settle_seq: int | None = None  # seq after which settle() may run
-        self._served = 0.0                   # seconds spent in requests
-        self._spent = 0.0                    # seconds spent measuring
-        self._failed = 0
-        self._last_retention = float("-inf")
-        self._judge = Judge()
+        # One state per process, whatever the number of handlers (Django's
+        # test client makes a handler, so a middleware, per client).
+        self._p = _PROCESS
 
     def _census(self) -> heapwatch.Census:
         """A census without heapwatch's own bookkeeping objects."""
@@ -183,40 +203,41 @@ class HeapWatchMiddleware:
         every = setting(cfg, "SAMPLE_EVERY")
         rate = setting(cfg, "SAMPLE_RATE")
         if every is not None:
-            return next(self._counter) % every == 0
+            return next(self._p.counter) % every == 0
         if rate is not None:
             return rate >= 1 or (rate > 0 and random.random() < rate)
         budget = setting(cfg, "TIME_BUDGET")
         # Measuring (and settling) has cost at most `budget` of the time
         # spent serving requests so far.
-        return budget is None or self._spent <= budget * self._served
+        return budget is None or self._p.spent <= budget * self._p.served
 
     # ---- measuring -----------------------------------------------------
 
     def _internal_error(self, where: str) -> None:
-        self._failed += 1
-        if self._failed == 1:
+        self._p.failed += 1
+        if self._p.failed == 1:
             logger.exception("heapwatch: internal error while %s; the request was not "
                              "affected, later errors are not logged", where)
 
     def _configure_judge(self, cfg: dict[str, Any]) -> None:
-        leak_after = setting(cfg, "LEAK_AFTER")
-        if leak_after != self._judge.leak_after:
-            self._judge = Judge(leak_after=leak_after)
+        j = self._p.judge
+        wanted = (setting(cfg, "LEAK_AFTER"), setting(cfg, "MIN_OBJECTS"), setting(cfg, "MIN_BYTES"))
+        if wanted != (j.leak_after, j.min_objects, j.min_bytes):
+            self._p.judge = Judge(leak_after=wanted[0], min_objects=wanted[1], min_bytes=wanted[2])
 
     def _enter(self, request: Any) -> Measurement | None:
         """Count the request in, settle the previous measurement if nothing
         ran since it, and start a measurement if this request is sampled."""
         t0 = time.perf_counter()
-        with self._lock:
-            self._inflight += 1
-            self._seq += 1
-            seq, alone = self._seq, self._inflight == 1
-            settle = self._settle_seq is not None and alone and seq == self._settle_seq + 1
-            if self._settle_seq is not None and not settle:
-                self._judge.forget_pending()
-            self._settle_seq = None
-            current = self._current
+        with self._p.lock:
+            self._p.inflight += 1
+            self._p.seq += 1
+            seq, alone = self._p.seq, self._p.inflight == 1
+            settle = self._p.settle_seq is not None and alone and seq == self._p.settle_seq + 1
+            if self._p.settle_seq is not None and not settle:
+                self._p.judge.forget_pending()
+            self._p.settle_seq = None
+            current = self._p.current
             # A measurement still current is finished only by its response's
             # close; one never closed stops blocking after _ABANDONED.
             free = current is None or t0 - current.started > _ABANDONED
@@ -230,18 +251,18 @@ class HeapWatchMiddleware:
                 if gc.isenabled():
                     gc.collect(1)
                 now = self._census()
-                self._judge.settle(now)
+                self._p.judge.settle(now)
             m = None
             if free and alone and self._sampled(request, cfg):
-                with self._lock:
-                    if self._current is current:
-                        m = self._current = Measurement(
+                with self._p.lock:
+                    if self._p.current is current:
+                        m = self._p.current = Measurement(
                             view=self._view_name(request) or "-", census=None, rss=None,
                             memory=None, started=0.0, seq=seq, threads={},
                             tid=threading.get_ident())
                 if m is not None:
                     try:
-                        if self._judge.wants_clean_start(m.view or "-"):
+                        if self._p.judge.wants_clean_start(m.view or "-"):
                             gc.collect()
                             now = None
                         m.threads = _threads()
@@ -251,25 +272,25 @@ class HeapWatchMiddleware:
                         if self._retention_due(cfg, m.view):
                             m.mark = _engine._since_mark()
                     except BaseException:
-                        with self._lock:
-                            self._current = None
+                        with self._p.lock:
+                            self._p.current = None
                         raise
             spent = time.perf_counter() - t0
             if m is not None:
                 m.cost = spent
                 m.started = time.perf_counter()
             else:
-                self._spent += spent
+                self._p.spent += spent
             return m
         except Exception:
-            self._spent += time.perf_counter() - t0
+            self._p.spent += time.perf_counter() - t0
             self._internal_error("measuring before the view")
             return None
 
     def _exit(self, started: float) -> None:
-        with self._lock:
-            self._inflight -= 1
-            self._served += time.perf_counter() - started
+        with self._p.lock:
+            self._p.inflight -= 1
+            self._p.served += time.perf_counter() - started
 
     def _finish(self, request: Any, response: Any, m: Measurement) -> None:
         """The second half of a measurement: when the response is closed
@@ -278,8 +299,8 @@ class HeapWatchMiddleware:
         concurrent = True
         try:
             try:
-                with self._lock:
-                    concurrent = self._seq != m.seq or self._inflight != 0
+                with self._p.lock:
+                    concurrent = self._p.seq != m.seq or self._p.inflight != 0
                 # Another thread that ran meanwhile (a background thread,
                 # not a request) may have made what grew.  (Between two
                 # requests other threads are expected to run: a threaded
@@ -289,22 +310,24 @@ class HeapWatchMiddleware:
                 concurrent = concurrent or _others_ran(m.threads, m.tid)
                 cfg = get_settings()
                 duration = t0 - m.started
+                # No young collection here: the response is still alive, and
+                # a collection now would move its cycles to the oldest
+                # generation, where they would outlive it.  Its garbage is
+                # collected at the settling point instead.
                 if setting(cfg, "COLLECT"):
                     gc.collect()
-                elif gc.isenabled():
-                    gc.collect(1)
                 after = self._census()
                 rss = current_rss()
                 mem = memory_split(after.total_bytes, rss)
                 assert m.census is not None
-                verdicts = self._judge.judge(m.view or "-", m.census, after, concurrent=concurrent)
+                verdicts = self._p.judge.judge(m.view or "-", m.census, after, concurrent=concurrent)
                 self._report(request, response, m, after, rss, mem, duration, verdicts, cfg)
             finally:
-                with self._lock:
-                    if self._current is m:
-                        self._current = None
-                    self._settle_seq = None if concurrent else self._seq
-                    self._spent += m.cost + time.perf_counter() - t0
+                with self._p.lock:
+                    if self._p.current is m:
+                        self._p.current = None
+                    self._p.settle_seq = None if concurrent else self._p.seq
+                    self._p.spent += m.cost + time.perf_counter() - t0
         except Exception:
             self._internal_error("measuring after the view")
 
@@ -319,7 +342,7 @@ class HeapWatchMiddleware:
         rss_delta = (rss - m.rss) if (rss is not None and m.rss is not None) else None
         leaks = [v for v in verdicts if v.verdict == LEAK]
         min_objects = setting(cfg, "MIN_OBJECTS")
-        kept = {v.name: self._judge.accumulated(m.view or "-", v.name) for v in leaks}
+        kept = {v.name: self._p.judge.accumulated(m.view or "-", v.name) for v in leaks}
         kept_enough = any(k >= min_objects for k in kept.values())
         if not (
             objects >= min_objects
@@ -403,9 +426,9 @@ class HeapWatchMiddleware:
     def _retention_due(self, cfg: dict[str, Any], view: str | None) -> bool:
         if not setting(cfg, "RETENTION"):
             return False
-        if time.monotonic() - self._last_retention < setting(cfg, "RETENTION_INTERVAL"):
+        if time.monotonic() - self._p.last_retention < setting(cfg, "RETENTION_INTERVAL"):
             return False
-        return any(u == view for u, _t, _n in self._judge.leaks())
+        return any(u == view for u, _t, _n in self._p.judge.leaks())
 
     def _retention(self, m: Measurement, leaks: list[TypeVerdict],
                    cfg: dict[str, Any]) -> list[heapwatch.Group]:
@@ -416,12 +439,12 @@ class HeapWatchMiddleware:
         names = tuple(v.name for v in leaks[: setting(cfg, "RETENTION_TYPES")])
         if m.mark is None or not names:
             return []
-        self._last_retention = time.monotonic()
+        self._p.last_retention = time.monotonic()
         new = _engine._since_new(m.mark, names)
         m.mark = None
         if not new:
             return []
-        snap = graph_of(new, exclude=(self, self._judge, m))
+        snap = graph_of(new, exclude=(self, self._p.judge, m))
         per_type = setting(cfg, "RETENTION_GROUPS")
         by_type: dict[str, list[int]] = {}
         for node in snap.graph.targets():
@@ -453,9 +476,9 @@ class HeapWatchMiddleware:
     def _abandon(self, m: Measurement | None, started: float) -> None:
         self._exit(started)
         if m is not None:
-            with self._lock:
-                if self._current is m:
-                    self._current = None
+            with self._p.lock:
+                if self._p.current is m:
+                    self._p.current = None
 
     def __call__(self, request: Any) -> Any:
         if self._is_async:
