@@ -60,10 +60,6 @@ from heapwatch.django.conf import get_settings, setting
 
 logger = logging.getLogger("heapwatch.request")
 
-# A measurement whose response was never closed stops blocking others
-# after this many seconds.
-_ABANDONED = 300.0
-
 REMEDIES = ("freed memory kept by the allocators for reuse (fragmentation), not live objects; "
             "if it recurs: MALLOC_ARENA_MAX=2 for threaded workers, jemalloc, or recycle "
             "workers (gunicorn --max-requests); see heapwatch.memory()")
@@ -81,6 +77,7 @@ class Measurement:
     tid: int                       # ident of the thread the request started on
     mark: bytes | None = None      # addresses before the view, for RETENTION
     cost: float = 0.0              # seconds spent measuring this request
+    exited: bool = False           # its request left the middleware
 
 
 _OWN_TYPES = (Measurement, Memory) + Judge.own_types
@@ -238,9 +235,13 @@ class HeapWatchMiddleware:
                 self._p.judge.forget_pending()
             self._p.settle_seq = None
             current = self._p.current
-            # A measurement still current is finished only by its response's
-            # close; one never closed stops blocking after _ABANDONED.
-            free = current is None or t0 - current.started > _ABANDONED
+            # A measurement still current is finished by its response's
+            # close.  Once its request has left the middleware, a new request
+            # makes it concurrent anyway (it will say so if it ever closes):
+            # it stops holding the slot, so that a response never closed (a
+            # client that does not close them) cannot stop measuring.  (While
+            # its request is inside, this one is not alone.)
+            free = current is None or current.exited
         try:
             cfg = get_settings()
             self._configure_judge(cfg)
@@ -464,6 +465,7 @@ class HeapWatchMiddleware:
         self._exit(started)
         if m is None:
             return response
+        m.exited = True
         closers = getattr(response, "_resource_closers", None)
         if isinstance(closers, list):
             # Measured again when the server closes the response: after
