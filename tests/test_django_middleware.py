@@ -458,7 +458,9 @@ def test_view_that_raises_is_not_measured_and_error_unchanged(
 
 
 def test_a_response_never_closed_does_not_stop_measuring(
-        caplog: pytest.LogCaptureFixture) -> None:
+        db: None, caplog: pytest.LogCaptureFixture) -> None:
+    # (db: closing a response outside the test client fires
+    # request_finished, whose close_old_connections touches the database.)
     from django.test import RequestFactory
 
     mw = middleware.HeapWatchMiddleware(views.leaky)
