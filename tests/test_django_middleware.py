@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import re
 import socketserver
 import threading
@@ -269,8 +270,6 @@ def test_a_background_threads_leak_is_never_blamed_on_the_view(
 def test_a_forked_worker_is_not_its_own_other_thread(settings: Any) -> None:
     # gunicorn forks its workers; on 3.11 the child's main thread keeps the
     # parent's native id.  The worker must still see itself alone.
-    import os
-
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child reports through its exit code
         code = 3
@@ -306,10 +305,12 @@ def test_rss_growth_without_object_growth_is_put_on_the_allocator(
     assert data["verdict"] == "allocator"
     assert data["rss_delta"] >= 32 << 20
     assert data["bytes_delta"] < data["rss_delta"] / 4
-    # pymalloc's free blocks; with PYTHONMALLOC=malloc (the ASan run),
-    # malloc's free chunks instead.
-    freed = data["memory_delta"]["pymalloc_free"] + data["memory_delta"]["malloc_free"]
-    assert freed > data["rss_delta"] / 2
+    # pymalloc's free blocks, or with PYTHONMALLOC=malloc glibc's free
+    # chunks.  Under ASan neither allocator is in use (its own reports
+    # nothing through mallinfo2), so the split cannot be checked there.
+    if "asan" not in os.environ.get("LD_PRELOAD", ""):
+        freed = data["memory_delta"]["pymalloc_free"] + data["memory_delta"]["malloc_free"]
+        assert freed > data["rss_delta"] / 2
     assert set(data["memory"]) >= {"rss", "python_objects", "pymalloc_free", "malloc_free", "other"}
     msg = rec.getMessage()
     assert "kept by the allocators" in msg and "MALLOC_ARENA_MAX" in msg
