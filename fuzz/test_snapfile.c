@@ -13,7 +13,11 @@
  *     --wrap=realloc, every read is charged for all it allocates, and must
  *     stay under a small multiple of its input;
  *   - out of memory: each allocation of a read and of a write fails in
- *     turn; the error is clean and nothing leaks.
+ *     turn; the error is clean and nothing leaks;
+ *   - the file functions (hw_snap_load, hw_snap_save) in a scratch
+ *     directory: a round trip, what each refuses (directory, FIFO,
+ *     device, a missing directory, damage), and each of their allocations
+ *     failing in turn: no leak, no temporary file left, the target whole.
  *
  * Prints one line per failed check and exits 1 if any failed.
  */
@@ -28,7 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <dirent.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -781,6 +787,175 @@ test_out_of_memory(void)
     hw_graph_free(g);
 }
 
+/* ---- the file functions ----------------------------------------------- */
+
+static int
+compare_names(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* The names in dir but "." and "..", sorted, joined by spaces. */
+static void
+list_dir(const char *dir, char *out, size_t outlen)
+{
+    char names[16][256];
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 && n < 16) {
+            snprintf(names[n++], sizeof(names[0]), "%s", de->d_name);
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    qsort(names, (size_t)n, sizeof(names[0]), compare_names);
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        snprintf(out + strlen(out), outlen - strlen(out), "%s%s", i ? " " : "", names[i]);
+    }
+}
+
+static void
+expect_load_error(const char *path, hw_snap_status status, int errnum, const char *want)
+{
+    hw_snap_error e;
+    uint32_t *r = (uint32_t *)&r;
+    hw_graph *h = hw_snap_load(path, &r, &e);
+    check(h == NULL && r == NULL && e.status == status && e.errnum == errnum
+          && strstr(e.msg, want) != NULL,
+          "load %s: status %d errno %d \"%s\", wanted %d %d \"%s\"",
+          path, (int)e.status, e.errnum, e.msg, (int)status, errnum, want);
+    hw_graph_free(h);
+}
+
+static void
+expect_save_error(const hw_graph *g, const char *path, hw_snap_status status, int errnum,
+                  const char *want)
+{
+    hw_snap_error e;
+    int rc = hw_snap_save(g, NULL, path, &e);
+    check(rc == -1 && e.status == status && e.errnum == errnum && strstr(e.msg, want) != NULL,
+          "save %s: rc %d status %d errno %d \"%s\", wanted %d %d \"%s\"",
+          path, rc, (int)e.status, e.errnum, e.msg, (int)status, errnum, want);
+}
+
+static void
+test_files(void)
+{
+    char dir[] = "/tmp/test_snapfile.XXXXXX";
+    if (mkdtemp(dir) == NULL) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    char path[512], other[512], listing[4096];
+    snprintf(path, sizeof(path), "%s/s.hwsnap", dir);
+    uint32_t *reprs;
+    const char *name;
+    hw_graph *g = sample_graph(5, &reprs, &name);
+
+    /* A round trip, 0600. */
+    hw_snap_error e;
+    check(hw_snap_save(g, reprs, path, &e) == 0 && e.status == HW_SNAP_OK,
+          "files: save: %s", e.msg);
+    struct stat st;
+    check(stat(path, &st) == 0 && (st.st_mode & 07777) == 0600, "files: mode %o",
+          (unsigned)st.st_mode);
+    uint32_t *h_reprs;
+    hw_graph *h = hw_snap_load(path, &h_reprs, &e);
+    check(h != NULL && e.status == HW_SNAP_OK, "files: load: %s", e.msg);
+    if (h != NULL) {
+        compare_graphs("files", g, reprs, h, h_reprs);
+    }
+    hw_big_free(h_reprs);
+    hw_graph_free(h);
+
+    /* What load refuses. */
+    snprintf(other, sizeof(other), "%s/missing", dir);
+    expect_load_error(other, HW_SNAP_ESYS, ENOENT, "");
+    expect_load_error(dir, HW_SNAP_ESYS, EISDIR, "");
+    expect_load_error("/dev/null", HW_SNAP_ENOTREG, 0, "not a regular file (a character device)");
+    snprintf(other, sizeof(other), "%s/fifo", dir);
+    check(mkfifo(other, 0600) == 0, "files: mkfifo: %s", strerror(errno));
+    expect_load_error(other, HW_SNAP_ENOTREG, 0, "not a regular file (a FIFO)");
+    /* What save refuses, leaving it in place. */
+    expect_save_error(g, other, HW_SNAP_ENOTREG, 0, "(a FIFO), not replaced");
+    check(lstat(other, &st) == 0 && S_ISFIFO(st.st_mode), "files: the FIFO was replaced");
+    unlink(other);
+    expect_save_error(g, dir, HW_SNAP_ESYS, EISDIR, "");
+    snprintf(other, sizeof(other), "%s/nowhere/s.hwsnap", dir);
+    expect_save_error(g, other, HW_SNAP_ESYS, ENOENT, "temporary file");
+    snprintf(other, sizeof(other), "%s/s.hwsnap/x", dir);
+    expect_save_error(g, other, HW_SNAP_ESYS, ENOTDIR, "");
+    expect_load_error(other, HW_SNAP_ESYS, ENOTDIR, "");
+
+    /* Damage, judged from the prefix or by the reader. */
+    snprintf(other, sizeof(other), "%s/damaged", dir);
+    int fd = open(other, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    check(fd >= 0, "files: create: %s", strerror(errno));
+    expect_load_error(other, HW_SNAP_EDATA, 0, "not a heapwatch snapshot");
+    size_t len;
+    unsigned char *buf = write_mem(g, reprs, &len, e.msg, sizeof(e.msg));
+    check(buf != NULL && write(fd, buf, len - 1) == (ssize_t)(len - 1), "files: write");
+    expect_load_error(other, HW_SNAP_EDATA, 0, "truncated file");
+    check(write(fd, "xy", 2) == 2, "files: write");
+    expect_load_error(other, HW_SNAP_EDATA, 0, "1 bytes of trailing garbage");
+    close(fd);
+    unlink(other);
+
+    /* Each allocation fails in turn: a clean "out of memory", nothing
+       leaked (LeakSanitizer), no temporary file, the target whole. */
+    int loads_done = 0, saves_done = 0;
+    for (long k = 0; k < 100000 && !loads_done; k++) {
+        n_allocs = 0;
+        fail_at = k;
+        h = hw_snap_load(path, &h_reprs, &e);
+        fail_at = -1;
+        if (n_allocs <= k) {
+            loads_done = 1;
+            check(h != NULL, "files oom: load without failures: %s", e.msg);
+        }
+        else {
+            check(h == NULL && h_reprs == NULL && e.status == HW_SNAP_ENOMEM,
+                  "files oom: allocation %ld of a load: status %d \"%s\"", k,
+                  (int)e.status, e.msg);
+        }
+        hw_big_free(h_reprs);
+        hw_graph_free(h);
+    }
+    for (long k = 0; k < 1000 && !saves_done; k++) {
+        n_allocs = 0;
+        fail_at = k;
+        int rc = hw_snap_save(g, reprs, path, &e);
+        fail_at = -1;
+        if (n_allocs <= k) {
+            saves_done = 1;
+            check(rc == 0, "files oom: save without failures: %s", e.msg);
+        }
+        else {
+            check(rc == -1 && e.status == HW_SNAP_ENOMEM,
+                  "files oom: allocation %ld of a save: status %d \"%s\"", k,
+                  (int)e.status, e.msg);
+        }
+        list_dir(dir, listing, sizeof(listing));
+        check(strcmp(listing, "s.hwsnap") == 0, "files oom: left \"%s\"", listing);
+        h = hw_snap_load(path, NULL, &e);
+        check(h != NULL, "files oom: the target after allocation %ld: %s", k, e.msg);
+        hw_graph_free(h);
+    }
+    check(loads_done && saves_done, "files oom: did not run out of allocations to fail");
+
+    unlink(path);
+    list_dir(dir, listing, sizeof(listing));
+    check(listing[0] == '\0', "files: left \"%s\"", listing);
+    rmdir(dir);
+    free(buf);
+    hw_big_free(reprs);
+    hw_graph_free(g);
+}
+
 int
 main(void)
 {
@@ -793,6 +968,7 @@ main(void)
     test_read_damage();
     test_huge_counts();
     test_out_of_memory();
+    test_files();
     printf("test_snapfile: %d checks, %d failed; worst read allocated %zu bytes for %zu\n",
            checks, failures, worst_charged, worst_len);
     return failures ? 1 : 0;

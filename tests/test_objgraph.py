@@ -24,6 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import heapwatch
 import heapwatch.objgraph as mine
 
 T = TypeVar("T")
@@ -150,6 +151,7 @@ COVERED = [
     "get_leaking_objects",
     "get_new_ids",
     "growth",
+    "is_proper_module",
     "most_common_types",
     "show_backrefs",
     "show_chain",
@@ -187,12 +189,31 @@ def test_signatures_match_objgraph(name: str) -> None:
             assert p.default == q.default and type(p.default) is type(q.default), p.name
 
 
-@pytest.mark.parametrize("name", ["is_proper_module"])
-def test_graph_functions_point_to_objgraph(name: str) -> None:
-    assert callable(getattr(real, name))
-    with pytest.raises(AttributeError, match=rf"{name}.*objgraph\.{name}"):
-        getattr(mine, name)
-    assert not hasattr(mine, name)
+def test_every_public_name_of_objgraph_is_here() -> None:
+    # objgraph has no __all__: its public names are what it defines, less
+    # the modules it imports and io.StringIO, imported for its own use.
+    public = {n for n, v in vars(real).items()
+              if not n.startswith("_") and not isinstance(v, types.ModuleType)} - {"StringIO"}
+    assert public == set(COVERED) | {"IS_INTERACTIVE"}
+    assert not set(public) - set(vars(mine))
+    assert type(mine.IS_INTERACTIVE) is bool
+
+
+METADATA = ["__version__", "__date__", "__author__", "__copyright__", "__license__"]
+
+
+def test_metadata_names_are_objgraphs_with_heapwatchs_values() -> None:
+    # The string dunders objgraph sets itself (not those every module has).
+    theirs = {n for n, v in vars(real).items() if n.startswith("__") and type(v) is str}
+    theirs -= {"__name__", "__doc__", "__file__", "__cached__", "__package__"}
+    assert theirs == set(METADATA)
+    for name in METADATA:
+        assert type(getattr(mine, name)) is str and getattr(mine, name), name
+    assert mine.__version__ == heapwatch.__version__
+    assert mine.__license__ == "MIT"  # heapwatch's licence (pyproject.toml), as objgraph's
+    for name in ("__date__", "__author__", "__copyright__"):
+        assert getattr(mine, name) != getattr(real, name), name
+    assert "heapwatch" in mine.__author__ and "heapwatch" in mine.__copyright__
 
 
 def test_unknown_attribute_is_a_plain_attribute_error() -> None:

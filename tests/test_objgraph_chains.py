@@ -11,6 +11,7 @@ contents and their own temporaries.
 
 from __future__ import annotations
 
+import builtins
 import gc
 import inspect
 import io
@@ -39,7 +40,7 @@ SECRET = "hw-secret-" + "7f3a9c"  # built at run time: not an interned constant 
 
 CHAIN_FUNCTIONS = ["find_backref_chain", "find_ref_chain"]
 SHOW_FUNCTIONS = ["show_backrefs", "show_refs"]
-NEW = CHAIN_FUNCTIONS + SHOW_FUNCTIONS + ["show_chain"]
+NEW = CHAIN_FUNCTIONS + SHOW_FUNCTIONS + ["show_chain", "is_proper_module"]
 
 # What `from heapwatch.objgraph import *` gives once the chain functions are
 # in (tests/test_objgraph.py's COVERED, plus these).
@@ -138,9 +139,39 @@ def test_show_chain_signature() -> None:
     assert [(p.name, p.kind) for p in ours.values()] == [(p.name, p.kind) for p in theirs.values()]
 
 
-def test_is_proper_module_still_points_to_objgraph() -> None:
-    with pytest.raises(AttributeError, match=r"is_proper_module.*objgraph\.is_proper_module"):
-        mine.is_proper_module  # type: ignore[attr-defined]  # noqa: B018
+class ClaimsToBeAModule:
+    """Not a module, but isinstance() believes its __class__."""
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        return types.ModuleType
+
+    def __init__(self, name: str) -> None:
+        self.__name__ = name
+
+
+def test_is_proper_module_matches_objgraph(module: Any,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    unimported = types.ModuleType("hw_not_imported")
+    renamed = types.ModuleType("hw_renamed")
+    monkeypatch.setitem(sys.modules, "hw_renamed_alias", renamed)
+    replaced = types.ModuleType(module.__name__)  # sys.modules has the other one
+    nameless = types.ModuleType("hw_nameless")
+    del nameless.__name__
+    claims = ClaimsToBeAModule("hw_claims")
+    monkeypatch.setitem(sys.modules, "hw_claims", claims)
+    cases = [(types, True), (sys, True), (module, True), (claims, True), (unimported, False),
+             (renamed, False), (replaced, False), (nameless, False), ([], False),
+             (None, False), ("types", False), (types.__dict__, False)]
+    for obj, expected in cases:
+        assert real.is_proper_module(obj) is expected, obj
+        assert mine.is_proper_module(obj) is expected, obj
+    # objgraph fails on a __name__ sys.modules cannot be searched for.
+    odd = types.ModuleType("hw_odd")
+    odd.__name__ = ["hw_odd"]  # type: ignore[assignment]
+    with pytest.raises(TypeError):
+        real.is_proper_module(odd)
+    assert mine.is_proper_module(odd) is False
 
 
 # ---- chains against objgraph ------------------------------------------------
@@ -151,7 +182,7 @@ def test_backref_chain_module_global_dict_list(module: Any,
     obj = ChainObj()
     inner = [obj]
     module.HOLD = {"k": inner}
-    theirs, ours = both(lambda lib: lib.find_backref_chain(obj, real.is_proper_module))
+    theirs, ours = both(lambda lib: lib.find_backref_chain(obj, lib.is_proper_module))
     assert ours == theirs
     assert ours == ids([module, module.__dict__, module.HOLD, inner, obj])
 
@@ -192,7 +223,7 @@ def test_chains_through_a_closure(module: Any, quiet_gc: None) -> None:
     closure = reader.__closure__
     assert closure is not None
     assert ours == ids([reader, closure, closure[0], closure[0].cell_contents, obj])
-    theirs, ours = both(lambda lib: lib.find_backref_chain(obj, real.is_proper_module))
+    theirs, ours = both(lambda lib: lib.find_backref_chain(obj, lib.is_proper_module))
     assert ours == theirs and len(ours) == 7  # module, its dict, function, tuple, cell, list, obj
     theirs, ours = both(lambda lib: lib.find_ref_chain(reader, lambda o: o is obj))
     assert ours == theirs and len(ours) == 5
@@ -201,7 +232,7 @@ def test_chains_through_a_closure(module: Any, quiet_gc: None) -> None:
 def test_instance_attribute_chain(module: Any, quiet_gc: None) -> None:
     obj = ChainObj()
     module.holder = Holder(obj)
-    theirs, ours = both(lambda lib: lib.find_backref_chain(obj, real.is_proper_module))
+    theirs, ours = both(lambda lib: lib.find_backref_chain(obj, lib.is_proper_module))
     assert ours == theirs
     assert len(ours) in (3, 4)  # inline values (3.13: no __dict__ object) or a dict
 
@@ -210,7 +241,7 @@ def test_no_chain_gives_the_object_alone(module: Any, quiet_gc: None) -> None:
     obj = ChainObj()
     lonely = [obj]
     for lib in (real, mine):
-        assert ids(lib.find_backref_chain(obj, real.is_proper_module)) == [id(obj)]
+        assert ids(lib.find_backref_chain(obj, lib.is_proper_module)) == [id(obj)]
         assert ids(lib.find_ref_chain(obj, lambda o: o is lonely)) == [id(obj)]
     # The object itself accepted: a chain of one, without a search.
     assert ids(mine.find_backref_chain(obj, lambda o: o is obj)) == [id(obj)]
@@ -221,7 +252,7 @@ def test_max_depth_limits_the_search(module: Any, quiet_gc: None) -> None:
     obj = ChainObj()
     module.HOLD = {"k": [obj]}
     for depth in range(0, 6):
-        theirs, ours = both(lambda lib: lib.find_backref_chain(obj, real.is_proper_module,
+        theirs, ours = both(lambda lib: lib.find_backref_chain(obj, lib.is_proper_module,
                                                                max_depth=depth))
         assert ours == theirs
         assert len(ours) == (5 if depth >= 4 else 1)
@@ -232,10 +263,10 @@ def test_extra_ignore_goes_around(module: Any, quiet_gc: None) -> None:
     short = [obj]
     module.SHORT = short
     module.LONG = {"k": [obj]}
-    theirs, ours = both(lambda lib: lib.find_backref_chain(obj, real.is_proper_module))
+    theirs, ours = both(lambda lib: lib.find_backref_chain(obj, lib.is_proper_module))
     assert ours == theirs and len(ours) == 4
     theirs, ours = both(lambda lib: lib.find_backref_chain(
-        obj, real.is_proper_module, extra_ignore=[id(short)]))
+        obj, lib.is_proper_module, extra_ignore=[id(short)]))
     assert ours == theirs and len(ours) == 5 and id(short) not in ours
 
 
@@ -268,7 +299,7 @@ def test_untracked_containers_are_searched_too(module: Any,
     gc.collect()
     assert not gc.is_tracked(module.PAIR)
     assert ids(real.find_backref_chain(text, real.is_proper_module)) == [id(text)]
-    chain = mine.find_backref_chain(text, real.is_proper_module)
+    chain = mine.find_backref_chain(text, mine.is_proper_module)
     assert ids(chain) == ids([module, module.__dict__, module.PAIR, text])
     assert links_hold(chain)
     chain = mine.find_ref_chain(module, lambda o: o is text)
@@ -288,7 +319,7 @@ def test_chain_is_checked_on_the_live_heap(module: Any, quiet_gc: None) -> None:
         calls.append(1)
         if o is obj and hasattr(module, "SHORT"):
             del module.SHORT
-        return bool(real.is_proper_module(o))
+        return mine.is_proper_module(o)
 
     chain = mine.find_backref_chain(obj, predicate)
     assert ids(chain) == ids([module, module.__dict__, module.LONG, module.LONG["k"], obj])
@@ -299,7 +330,7 @@ def test_chains_in_a_big_heap_are_quick(module: Any) -> None:
     bulk = [[ChainObj() for _ in range(10)] for _ in range(5000)]
     obj = ChainObj()
     module.HOLD = {"k": [obj]}
-    chain = mine.find_backref_chain(obj, real.is_proper_module)
+    chain = mine.find_backref_chain(obj, mine.is_proper_module)
     assert len(chain) == 5
     del bulk
 
@@ -393,6 +424,18 @@ def test_show_backrefs_draws_the_holders_with_edge_names(module: Any,
     assert not any(head == module_node for _, head, _ in edges(text))
     # The object asked about stands out.
     assert re.search(r"\[label=\"ChainObj\"[^\]]*fontcolor=\"red\"", text)
+
+
+def test_show_backrefs_goes_past_modules_not_in_sys_modules(module: Any,
+                                                            quiet_gc: None) -> None:
+    # A module that was never imported is not a root: what holds it is drawn.
+    obj = ChainObj()
+    loose = types.ModuleType("hw_loose")
+    loose.HOLD = obj  # type: ignore[attr-defined]
+    module.LOOSE = loose
+    text = draw(mine.show_backrefs, obj, max_depth=6)
+    assert "module\nhw_loose" in labels(text).values()
+    assert "module\nhw_chain_test_mod" in labels(text).values()
 
 
 def test_show_backrefs_leaves_out_its_own_containers(quiet_gc: None) -> None:
@@ -568,6 +611,134 @@ def test_graphviz_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     assert not (tmp_path / "x.png").exists()
     with pytest.raises(heapwatch.dot.GraphvizError, match="Graphviz"):
         heapwatch.dot.render("digraph g {}", str(tmp_path / "y.png"))
+
+
+def test_no_filename_starts_xdot_when_installed(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[tuple[list[str], dict[str, Any]]] = []
+
+    class Viewer:
+        def __init__(self, args: list[str], **kw: Any) -> None:
+            started.append((args, kw))
+
+        def poll(self) -> None:
+            return None  # still running
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(subprocess, "Popen", Viewer)
+    monkeypatch.setattr(mine, "_VIEWERS", [])
+    assert mine.show_refs(ChainObj()) is None
+    (dot_file,) = tmp_path.iterdir()
+    assert [args for args, _ in started] == [["xdot", str(dot_file)]]
+    assert re.fullmatch(rf"Graph written to {re.escape(str(dot_file))} \(\d+ nodes\)\n"
+                        r"Spawning graph viewer \(xdot\)\n", capsys.readouterr().out)
+    assert mine._VIEWERS and isinstance(mine._VIEWERS[0], Viewer)
+
+
+class FakeGraphviz(types.ModuleType):
+    """Stands for the graphviz package: Source() returns what it was given."""
+
+    def __init__(self) -> None:
+        super().__init__("graphviz")
+
+    def Source(self, text: str) -> tuple[str, str]:  # noqa: N802 (graphviz's name)
+        return ("Source", text)
+
+
+class Shell:
+    """get_ipython()'s result, named as IPython's shells are."""
+
+
+def shell_named(name: str) -> Callable[[], object]:
+    return lambda: type(name, (Shell,), {})()
+
+
+def no_viewers(name: str, *args: Any, **kw: Any) -> None:
+    raise AssertionError("nothing may be started")
+
+
+def test_is_interactive_returns_a_graphviz_source(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """objgraph's IS_INTERACTIVE: no filename and no output give the graph as
+    a graphviz.Source (shown inline by a notebook); no file, no viewer, no
+    text printed, even with xdot and dot installed."""
+    obj = ChainObj()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(subprocess, "Popen", no_viewers)
+    monkeypatch.setitem(sys.modules, "graphviz", FakeGraphviz())
+    assert mine.IS_INTERACTIVE is False  # not in a notebook
+    monkeypatch.setattr(mine, "IS_INTERACTIVE", True)
+    for result in (mine.show_refs(obj), mine.show_backrefs([obj]), mine.show_chain([obj])):
+        kind, text = result
+        assert kind == "Source" and text.startswith("digraph ObjectGraph {")
+        assert "ChainObj" in text
+    assert capsys.readouterr().out == "" and list(tmp_path.iterdir()) == []
+    # output= and filename= still win, as in objgraph.
+    out = io.StringIO()
+    assert mine.show_refs(obj, output=out) is None and out.getvalue().startswith("digraph")
+    assert mine.show_refs(obj, filename=str(tmp_path / "g.dot")) is None
+    assert (tmp_path / "g.dot").read_text().startswith("digraph")
+    # Set but graphviz missing: a clear error before the heap is looked at.
+    monkeypatch.setitem(sys.modules, "graphviz", None)
+    with pytest.raises(ImportError, match=r"show_refs\(\): .*IS_INTERACTIVE is set"):
+        mine.show_refs(obj)
+
+
+def test_is_interactive_false_is_honoured_in_a_notebook(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A notebook shell and graphviz, but the flag says no: files, as objgraph.
+    monkeypatch.setattr(builtins, "get_ipython", shell_named("ZMQInteractiveShell"),
+                        raising=False)
+    monkeypatch.setitem(sys.modules, "graphviz", FakeGraphviz())
+    monkeypatch.setattr(mine, "IS_INTERACTIVE", False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert mine.show_refs(ChainObj()) is None
+    assert "not found, not doing anything else" in capsys.readouterr().out
+    assert [p.suffix for p in tmp_path.iterdir()] == [".dot"]
+
+
+def test_is_interactive_detection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As objgraph decides: an IPython shell that is not a terminal one, and
+    the graphviz package."""
+    monkeypatch.delattr(builtins, "get_ipython", raising=False)
+    monkeypatch.setitem(sys.modules, "graphviz", FakeGraphviz())
+    assert mine._in_notebook() is False
+    for name, inline in [("ZMQInteractiveShell", True), ("TerminalInteractiveShell", False),
+                         ("PyDevTerminalInteractiveShell", False), ("Shell", True)]:
+        monkeypatch.setattr(builtins, "get_ipython", shell_named(name), raising=False)
+        assert mine._in_notebook() is inline, name
+    monkeypatch.setitem(sys.modules, "graphviz", None)
+    assert mine._in_notebook() is False
+
+    def broken() -> object:
+        raise RuntimeError("no shell")
+
+    monkeypatch.setattr(builtins, "get_ipython", broken, raising=False)
+    assert mine._in_notebook() is False
+
+
+IMPORT_IN_A_SHELL = """
+import builtins, sys, types
+sys.modules["graphviz"] = types.ModuleType("graphviz")
+builtins.get_ipython = type(sys.argv[1], (), {})
+import objgraph, heapwatch.objgraph
+print(objgraph.IS_INTERACTIVE, heapwatch.objgraph.IS_INTERACTIVE)
+"""
+
+
+@pytest.mark.parametrize("shell, expected", [("ZMQInteractiveShell", "True True"),
+                                             ("TerminalInteractiveShell", "False False")])
+def test_is_interactive_is_set_at_import_as_objgraph_does(shell: str, expected: str) -> None:
+    done = subprocess.run([sys.executable, "-c", IMPORT_IN_A_SHELL, shell], capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+                          timeout=120, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (0, expected + "\n", "")
 
 
 def test_show_argument_errors(tmp_path: Path) -> None:

@@ -3,11 +3,9 @@
 The engine is C (``heapwatch._engine``); this package is the thin layer over it.
 """
 
-from __future__ import annotations
+from heapwatch import _compat
 
-from heapwatch._compat import check_supported
-
-check_supported()
+_compat.check_supported()
 
 from heapwatch._engine import Census, GrowthRow, TypeStats, at, census  # noqa: E402
 from heapwatch._explain import (  # noqa: E402

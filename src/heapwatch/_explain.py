@@ -21,9 +21,9 @@ import os
 import sys
 import threading
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeGuard, cast
 
 from heapwatch import _engine
 from heapwatch._format import human_bytes
@@ -41,16 +41,36 @@ class Step(NamedTuple):
 
 
 class Path:
-    """A shortest path from a root to an object."""
+    """A shortest path from a root to an object.
 
-    def __init__(self, root: str | None, held: bool, steps: list[Step], fullnames: bool = False):
+    ``steps``: the objects on the path, first to last (the last is the
+    object asked about), each a Step(type, address, kind, label) whose kind
+    and label name the reference that reaches it from the previous step.
+    Iterating a Path yields its steps; ``len()`` counts them.
+    ``root``: the name of the root the path starts from ("module app.views",
+    "thread MainThread frame run() at jobs.py:12 local rows"), or None when
+    the first object is not reached from a named root.
+    ``held``: True when the first object is held from outside Python (by C
+    code, or by an object the graph could not see into) rather than by a
+    named root; False with root None means no root reaches it (garbage not
+    collected yet).
+    ``repr``: the last object's text when the snapshot kept reprs (str,
+    bytes, int and float only), else None.
+    """
+
+    def __init__(self, root: str | None, held: bool, steps: list[Step], fullnames: bool = False,
+                 repr: str | None = None):
         self.root = root
         self.held = held
         self.steps = steps
         self.fullnames = fullnames
+        self.repr = repr
 
     def __len__(self) -> int:
         return len(self.steps)
+
+    def __iter__(self) -> Iterator[Step]:
+        return iter(self.steps)
 
     def __str__(self) -> str:
         return format_path(self.root, self.steps, fullnames=self.fullnames)
@@ -77,7 +97,8 @@ class Group:
 
 @dataclass(frozen=True)
 class Retainer:
-    """An object (or a type) and what freeing it would free."""
+    """An object (or a type) and what freeing it would free.  repr: the
+    object's text when the snapshot kept reprs, else None."""
 
     type: str
     address: int | None
@@ -85,6 +106,7 @@ class Retainer:
     bytes: int
     retained: int
     path: Path | None
+    repr: str | None = None
 
     def __str__(self) -> str:
         what = (f"{_short(self.type)} at {self.address:#x}" if self.address is not None
@@ -259,6 +281,69 @@ def graph_of(objects: list[object], *, exclude: tuple[object, ...] = ()) -> Snap
     return Snapshot(_graph(targets=objects, exclude=exclude + (objects,)))
 
 
+# ---- arguments ---------------------------------------------------------------
+
+
+# isinstance() asks an object that is not an instance for its __class__,
+# which runs a metaclass's __getattribute__; these look at type(obj) only.
+def _is_str(obj: object) -> TypeGuard[str]:
+    return issubclass(type(obj), str)
+
+
+def _is_type(obj: object) -> TypeGuard[type]:
+    return issubclass(type(obj), type)
+
+
+def _is_bytes(obj: object) -> bool:
+    return issubclass(type(obj), (bytes, bytearray))
+
+
+def _check_flag(name: str, value: object) -> bool:
+    """A keyword that must be True or False: reprs="no" is truthy, and
+    would show object contents."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, not {type(value).__name__}")
+    return value
+
+
+def _check_limit(limit: object) -> int | None:
+    if limit is None:
+        return None
+    if not isinstance(limit, int) or isinstance(limit, bool):
+        raise TypeError(f"limit must be an int or None, not {type(limit).__name__}")
+    if limit < 0:
+        raise ValueError(f"limit must be >= 0 or None, not {limit}")
+    return limit
+
+
+def _type_key(what: object) -> str:
+    """The name a type is matched by in a graph: "module.qualname", or the
+    qualname alone for builtins, as the engine names types.  The names are
+    read through type's own descriptors, so that a metaclass cannot run
+    code here."""
+    if _is_str(what):
+        if not what:
+            raise ValueError("a type name cannot be empty")
+        return what
+    if _is_type(what):
+        module = type.__dict__["__module__"].__get__(what, type)
+        qualname = type.__dict__["__qualname__"].__get__(what, type)
+        if not isinstance(module, str) or module == "builtins":
+            return str(qualname)
+        return f"{module}.{qualname}"
+    raise TypeError(f"expected a type or a type name, not {type(what).__name__}")
+
+
+def _node_list(nodes: Iterable[int]) -> list[int]:
+    if _is_bytes(nodes):
+        raise TypeError("node numbers must be an iterable of ints, not bytes")
+    out = list(nodes)
+    for n in out:
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise TypeError(f"node numbers must be ints, not {type(n).__name__}")
+    return out
+
+
 # ---- snapshots ---------------------------------------------------------------
 
 
@@ -278,44 +363,78 @@ class Snapshot:
     def __len__(self) -> int:
         return len(self.graph)
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the snapshot to path (created 0600, replaced atomically)."""
+    def save(self, path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> None:
+        """Write the snapshot to path (created 0600, replaced atomically:
+        a symlink there is replaced by the file; a FIFO, device or
+        directory is refused)."""
         self.graph.save(os.fspath(path))
 
-    def census(self) -> dict[str, tuple[int, int]]:
-        """{type name: (count, shallow bytes)} over every node."""
-        return {name: (count, size) for name, count, size in self.graph.census()}
+    def census(self) -> _engine.Census:
+        """A Census of every object in the snapshot, the same type census()
+        returns (``later - earlier`` gives GrowthRows).  It counts the
+        untracked objects the graph reached too (include_untracked is True),
+        so compare it with another snapshot's census, not a live one."""
+        name = (lambda t: t) if self.fullnames else _short
+        return _engine._census_of([(name(t), c, b) for t, c, b in self.graph.census()],
+                                  True, self.fullnames)
 
-    def node_of(self, obj_or_address: object) -> int | None:
-        addr = obj_or_address if isinstance(obj_or_address, int) else id(obj_or_address)
-        node: int | None = self.graph.find(addr)
+    def node_of(self, obj: object) -> int | None:
+        """The node of a live object (by its id()), None if the snapshot
+        has none at its address.  Every object, ints included, is taken as
+        itself; a bare address goes through node_at()."""
+        node: int | None = self.graph.find(id(obj))
+        return node
+
+    def node_at(self, address: int) -> int | None:
+        """The node of the object that had this address when the snapshot
+        was taken (an address a path or a log printed), or None."""
+        if not isinstance(address, int) or isinstance(address, bool):
+            raise TypeError(f"address must be an int, not {type(address).__name__}")
+        if address < 0:
+            return None
+        node: int | None = self.graph.find(address)
         return node
 
     def path(self, node: int) -> Path | None:
+        """The shortest path from a root to a node."""
         p = self.graph.path(node)
         if p is None:
             return None
         root, held, steps = p
-        return Path(root, held, [Step(*s) for s in steps], self.fullnames)
+        return Path(root, held, [Step(*s) for s in steps], self.fullnames,
+                    self.graph.node(node)[5])
 
-    def why(self, obj_or_address: object) -> Path | None:
-        """The shortest path from a root to the object (or the object that
-        had this address when the snapshot was taken)."""
-        node = self.node_of(obj_or_address)
+    def why(self, obj: object) -> Path | None:
+        """The shortest path from a root to a live object, as it was when
+        the snapshot was taken.  For an address (of a loaded snapshot),
+        use path(node_at(address))."""
+        node = self.node_of(obj)
         return None if node is None else self.path(node)
 
-    def nodes_of(self, type_name: str) -> list[int]:
-        nodes: list[int] = self.graph.nodes_of(type_name)
+    def nodes_of(self, what: str | type) -> list[int]:
+        """The nodes of a type, given by name ('Row', or 'app.models.Row'
+        to tell apart types that share a short name) or as a type (matched
+        by its qualified name)."""
+        nodes: list[int] = self.graph.nodes_of(_type_key(what))
         return nodes
 
-    def retention(self, what: str | list[int] | None = None, limit: int | None = 10, *,
-                  retained: bool = True, by: Literal["count", "retained"] = "count") -> list[Group]:
+    def retention(self, what: str | type | Iterable[int] | None = None,
+                  limit: int | None = 10, *, retained: bool = True,
+                  by: Literal["count", "retained"] = "count") -> list[Group]:
         """Group objects by the shape of their retention path.  what: a type
-        name ('FirstModel' or 'app.models.FirstModel'), a list of nodes,
-        "*" for every object, or None for the targets marked when the graph
-        was built.  Largest count first, or largest retained size with
-        by="retained"."""
-        nodes: Any = "all" if what == "*" else self.nodes_of(what) if isinstance(what, str) else what
+        (matched by qualified name) or a type name ('FirstModel' or
+        'app.models.FirstModel'), node numbers, "*" for every object, or
+        None for the targets marked when the graph was built.  Largest
+        count first, or largest retained size with by="retained"."""
+        nodes: Any
+        if what is None:
+            nodes = None
+        elif _is_str(what) and what == "*":
+            nodes = "all"
+        elif _is_str(what) or _is_type(what):
+            nodes = self.nodes_of(what)
+        else:
+            nodes = _node_list(cast("Iterable[int]", what))
         rows = self.graph.retention(nodes, limit, retained=retained, by=by)
         groups = []
         for count, size, ret, example, shape in rows:
@@ -340,29 +459,27 @@ class Snapshot:
         if by == "object":
             out = []
             for node, ret in self.graph.top_retainers(n):
-                tname, addr, size, _held, _tracked, _repr = self.graph.node(node)
-                out.append(Retainer(tname, addr, 1, size, ret, self.path(node)))
+                tname, addr, size, _held, _tracked, text = self.graph.node(node)
+                out.append(Retainer(tname, addr, 1, size, ret, self.path(node), text))
             return out
         if by == "type":
             rows = sorted(self.graph.retained_by_type(), key=lambda r: (-r[3], r[0]))[:n]
             return [Retainer(t, None, c, b, r, None) for t, c, b, r in rows]
         raise ValueError(f"by must be 'object', 'type' or 'holder', not {by!r}")
 
-    def diff(self, earlier: Snapshot, limit: int | None = 10) -> tuple[list[tuple[str, int, int, int]], list[Group]]:
-        """Growth by type from earlier to this snapshot: [(type, count,
-        delta, bytes delta)], largest delta first, and the retention groups
-        of the new objects of the grown types (those whose address was not
-        an object of the same type in earlier)."""
-        before, after = earlier.census(), self.census()
-        rows = []
-        for name, (count, size) in after.items():
-            c0, b0 = before.get(name, (0, 0))
-            if count > c0:
-                rows.append((name, count, count - c0, size - b0))
-        rows.sort(key=lambda r: (-r[2], -r[3], r[0]))
-        if limit is not None:
-            rows = rows[:limit]
-        grown: list[int] = self.graph.new_since(earlier.graph, tuple(r[0] for r in rows))
+    def diff(self, earlier: Snapshot,
+             limit: int | None = 10) -> tuple[list[_engine.GrowthRow], list[Group]]:
+        """Growth by type from earlier to this snapshot: the GrowthRows
+        (name, count, delta, bytes_delta) of the types whose count grew,
+        largest delta first, and the retention groups of the new objects of
+        those types (those whose address was not an object of the same type
+        in earlier)."""
+        if not isinstance(earlier, Snapshot):
+            raise TypeError(f"earlier must be a Snapshot, not {type(earlier).__name__}")
+        limit = _check_limit(limit)
+        grew = [r for r in self.census() - earlier.census() if r.delta > 0]
+        rows = grew if limit is None else grew[:limit]
+        grown: list[int] = self.graph.new_since(earlier.graph, tuple(r.name for r in rows))
         groups = self.retention(grown, limit) if grown else []
         return rows, groups
 
@@ -372,50 +489,75 @@ def snapshot(*, reprs: bool = False, fullnames: bool = False) -> Snapshot:
     named, ready to save.  reprs=True also keeps the text of str, bytes,
     int and float objects (80 characters at most); they are not kept
     otherwise."""
+    reprs = _check_flag("reprs", reprs)
+    fullnames = _check_flag("fullnames", fullnames)
     return Snapshot(_graph(labels="all", reprs=reprs), fullnames=fullnames)
 
 
-def load(path: str | os.PathLike[str], *, fullnames: bool = False) -> Snapshot:
+def load(path: str | bytes | os.PathLike[str] | os.PathLike[bytes], *,
+         fullnames: bool = False) -> Snapshot:
     """Read a snapshot file (ValueError if it is not one, or is damaged)."""
-    return Snapshot(_engine.load(os.fspath(path)), fullnames=fullnames)
+    fullnames = _check_flag("fullnames", fullnames)
+    return Snapshot(_engine.load(path), fullnames=fullnames)
 
 
 # ---- live queries ------------------------------------------------------------
 
 
-def why(obj: object, *, fullnames: bool = False) -> Path | None:
+def why(obj: object, *, fullnames: bool = False, reprs: bool = False) -> Path | None:
     """The shortest path from a root (a module, a thread's local variable, or
     an object held from outside Python, e.g. by C code) to obj; None if no
-    root reaches it (garbage not collected yet).  The caller's own
-    variables (locals, or globals at module level) that are obj do not
-    count as its holders: the question is who else keeps it."""
+    root reaches it (garbage not collected yet).  obj is always the object
+    itself: an int is that int, never an address (for an address, see
+    heapwatch.at() and Snapshot.node_at()).  The caller's own variables
+    (locals, or globals at module level) that are obj do not count as its
+    holders: the question is who else keeps it."""
+    fullnames = _check_flag("fullnames", fullnames)
+    reprs = _check_flag("reprs", reprs)
     targets = [obj]
     snap = Snapshot(_graph(targets=targets, skip=targets, exclude=(targets,),
-                           quiet=_caller_namespaces()),
+                           quiet=_caller_namespaces(), reprs=reprs),
                     fullnames=fullnames)
-    return snap.why(obj)
+    nodes = snap.graph.targets()
+    return snap.path(nodes[0]) if nodes else None
 
 
-def retention(what: type | Iterable[object], limit: int | None = 10, *,
-              fullnames: bool = False, retained: bool = True) -> list[Group]:
-    """Group the objects of a type (exactly that type), or the given
-    objects, by the shape of what keeps them alive; largest groups first,
-    with their count, shallow bytes and retained bytes."""
-    if isinstance(what, type):
-        snap = Snapshot(_graph(targets=what), fullnames=fullnames)
+def retention(what: type | str | Iterable[object], limit: int | None = 10, *,
+              fullnames: bool = False, retained: bool = True,
+              reprs: bool = False) -> list[Group]:
+    """Group the objects of a type (exactly that type), of the types a name
+    matches ('Row', or 'app.models.Row'), or the given objects, by the
+    shape of what keeps them alive; largest groups first, with their
+    count, shallow bytes and retained bytes."""
+    fullnames = _check_flag("fullnames", fullnames)
+    retained = _check_flag("retained", retained)
+    reprs = _check_flag("reprs", reprs)
+    limit = _check_limit(limit)
+    if _is_type(what):
+        snap = Snapshot(_graph(targets=what, reprs=reprs), fullnames=fullnames)
+    elif _is_str(what):
+        name = _type_key(what)
+        snap = Snapshot(_graph(labels="all", reprs=reprs), fullnames=fullnames)
+        return snap.retention(name, limit, retained=retained)
+    elif _is_bytes(what):
+        raise TypeError("retention() takes a type, a type name or an iterable of "
+                        "objects, not bytes")
     else:
-        objs = list(what)
-        snap = Snapshot(_graph(targets=objs, skip=objs, exclude=(objs, what)),
+        objs = list(cast("Iterable[object]", what))
+        snap = Snapshot(_graph(targets=objs, skip=objs, exclude=(objs, what), reprs=reprs),
                         fullnames=fullnames)
         del objs
     return snap.retention(None, limit, retained=retained)
 
 
-def top_retainers(n: int = 10, *, by: str = "object",
-                  fullnames: bool = False) -> list[Retainer] | list[Group]:
+def top_retainers(n: int = 10, *, by: str = "object", fullnames: bool = False,
+                  reprs: bool = False) -> list[Retainer] | list[Group]:
     """What retains the most memory: objects, types (by="type") or holders
     (by="holder"); see Snapshot.top_retainers."""
     if by not in ("object", "type", "holder"):
         raise ValueError(f"by must be 'object', 'type' or 'holder', not {by!r}")
-    snap = Snapshot(_graph(labels="none" if by == "type" else "all"), fullnames=fullnames)
+    fullnames = _check_flag("fullnames", fullnames)
+    reprs = _check_flag("reprs", reprs)
+    snap = Snapshot(_graph(labels="none" if by == "type" else "all", reprs=reprs),
+                    fullnames=fullnames)
     return snap.top_retainers(n, by=by)

@@ -18,7 +18,16 @@ Covered:
 * :func:`get_new_ids`, :func:`at`, :func:`at_addrs`, :func:`by_type`,
   :func:`get_leaking_objects`
 * :func:`find_backref_chain`, :func:`find_ref_chain`,
-  :func:`show_backrefs`, :func:`show_refs`, :func:`show_chain`
+  :func:`show_backrefs`, :func:`show_refs`, :func:`show_chain`,
+  :func:`is_proper_module` (the predicate objgraph's recipes pass to
+  :func:`find_backref_chain`)
+* ``IS_INTERACTIVE``: true when imported in a notebook (an IPython shell
+  that is not a terminal) with the graphviz package installed; while it is
+  true, the show_* functions called without ``filename`` or ``output``
+  return a ``graphviz.Source`` of the graph instead of writing files or
+  starting a viewer.  Set it to force or stop that, as with objgraph.
+* objgraph's metadata names (``__version__``, ``__date__``, ``__author__``,
+  ``__copyright__``, ``__license__``), with heapwatch's values.
 
 Like objgraph, :func:`growth`, :func:`show_growth`, :func:`get_new_ids`,
 :func:`get_leaking_objects` and the chain and graph functions run a full
@@ -40,16 +49,17 @@ heapwatch's names (``.attr``, ``['key']``, ``[3]``...) where the graph's
 path tree names them; a referent held twice is drawn once; DOT and image
 files are created with mode 0600.
 
-Not here yet: ``is_proper_module``.  Looking it up raises AttributeError;
-use objgraph itself for it.
-
 Differences, all on error paths: a ``limit`` that objgraph would fail to
 slice with (a string, a float...) raises a TypeError naming ``limit``, and
 an unknown ``sortby`` in :func:`get_new_ids` raises KeyError, both before
 any state (``peak_stats``, ``_state``) is touched, where objgraph fails
 after updating it; the chain and graph functions check their arguments
 before looking at the heap (a predicate that is not callable, a
-``max_depth`` that is not an int...).  And objgraph's own temporaries are
+``max_depth`` that is not an int...); with ``IS_INTERACTIVE`` set and no
+graphviz package, show_* raise ImportError before looking at the heap,
+where objgraph fails with NameError after drawing; :func:`is_proper_module`
+is false for a module whose ``__name__`` is unhashable, where objgraph's
+raises TypeError.  And objgraph's own temporaries are
 not counted: its count() sees the closure cell it makes for itself, which
 this one does not make.
 """
@@ -77,12 +87,22 @@ from collections.abc import (
     MutableMapping,
     Sequence,
 )
-from typing import TYPE_CHECKING, Any, DefaultDict, Literal, Protocol, SupportsIndex
+from typing import Any, DefaultDict, Literal, Protocol, SupportsIndex
 
+from heapwatch import __version__ as __version__
 from heapwatch import _engine
 from heapwatch import dot as _dot
 from heapwatch._engine import at as _tracked_at
 from heapwatch._engine import census as _census
+
+# objgraph's metadata names, with this module's own values.  __version__
+# is heapwatch's; __date__ is the release date of that version, when it has
+# one (set it with the version at release time).
+__date__ = "unreleased"
+__author__ = "the heapwatch contributors"
+__copyright__ = ("Copyright (c) the heapwatch contributors; "
+                 "heapwatch compatibility layer for objgraph 3.7's API")
+__license__ = "MIT"
 
 __all__ = [
     "at",
@@ -94,6 +114,7 @@ __all__ = [
     "get_leaking_objects",
     "get_new_ids",
     "growth",
+    "is_proper_module",
     "most_common_types",
     "show_backrefs",
     "show_chain",
@@ -111,19 +132,28 @@ class _Writer(Protocol):
 _Filter = Callable[[Any], object]
 _IdTable = DefaultDict[str, set[int]]
 
-# objgraph's functions not ported yet.
-_NOT_PORTED = frozenset({"is_proper_module"})
 
-if not TYPE_CHECKING:
-    # Only at run time, so that a type checker still flags misspelt names.
+def _in_notebook() -> bool:
+    """objgraph's test for IS_INTERACTIVE: an IPython shell that shows
+    images inline (not a terminal one), and the graphviz package to make
+    them."""
+    get_ipython = getattr(builtins, "get_ipython", None)
+    if get_ipython is None:
+        return False
+    # Any failure means "not a notebook": importing this module must not
+    # fail because of the shell it runs in.
+    try:
+        if "TerminalInteractiveShell" in type(get_ipython()).__name__:
+            return False
+        importlib.import_module("graphviz")
+    except Exception:
+        return False
+    return True
 
-    def __getattr__(name: str) -> Any:
-        if name in _NOT_PORTED:
-            raise AttributeError(
-                f"heapwatch.objgraph does not provide {name}() yet; "
-                f"use objgraph.{name} from the objgraph package"
-            )
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+# Decided once, at import, as objgraph does; read by the show_* functions at
+# each call, so that setting it takes effect.
+IS_INTERACTIVE: bool = _in_notebook()
 
 
 # ---- naming --------------------------------------------------------------
@@ -771,6 +801,25 @@ def _ignored_ids(extra_ignore: Iterable[int], func: str) -> set[int]:
 # ---- chains --------------------------------------------------------------
 
 
+def is_proper_module(obj: object) -> bool:
+    """Whether ``obj`` is a module that sys.modules holds under its name.
+
+    Such modules are what objgraph's recipes treat as the roots of the
+    heap: the usual ``predicate`` of :func:`find_backref_chain`, and where
+    :func:`show_backrefs` stops.  A module made with ``types.ModuleType()``
+    and not imported, or one that sys.modules has since replaced, is not
+    one.  ``isinstance`` is used, so an object whose ``__class__`` claims
+    to be a module counts too, as in objgraph.
+    """
+    if not isinstance(obj, types.ModuleType):
+        return False
+    name: Any = getattr(obj, "__name__", None)
+    try:
+        return sys.modules.get(name) is obj
+    except TypeError:  # an unhashable __name__ names no module
+        return False
+
+
 def _broken_link(chain: list[Any]) -> int | None:
     """The index of the first holder in chain that does not refer to the
     next object (now), or None when every link holds."""
@@ -859,7 +908,7 @@ def find_backref_chain(
     references away from ``obj``, calling ``predicate`` on each object it
     reaches (``obj`` first); ``extra_ignore`` holds the id()s of objects to
     go around.  Returns ``[obj]`` when no accepted object is reached.  A
-    typical predicate is objgraph's ``is_proper_module`` (a module in
+    typical predicate is :func:`is_proper_module` (a module in
     sys.modules).  Runs ``gc.collect()`` first.
     """
     return _find_chain(obj, predicate, max_depth, extra_ignore, True,
@@ -883,14 +932,6 @@ def find_ref_chain(
 
 
 # ---- drawing -------------------------------------------------------------
-
-
-def _is_proper_module(obj: object) -> bool:
-    """A module that is the one sys.modules has under its name."""
-    if not isinstance(obj, types.ModuleType):
-        return False
-    name = _MODULE_DICT.__get__(obj).get("__name__")
-    return isinstance(name, str) and sys.modules.get(name) is obj
 
 
 def _identifier(obj: object) -> str | None:
@@ -1034,7 +1075,7 @@ class _Drawing:
             self.add(f"n{node}", self.type_name(node), obj, level, i < starting)
             if level >= style.max_depth:
                 continue
-            if style.backrefs and _is_proper_module(obj):
+            if style.backrefs and is_proper_module(obj):
                 continue  # past a module lies everything it imports
             shown = skipped = 0
             seen: set[int] = set()
@@ -1071,25 +1112,23 @@ class _Drawing:
 _VIEWERS: list[subprocess.Popen[bytes]] = []
 
 
-def _notebook_graphviz() -> Any:
-    """The graphviz package, when running in a notebook that can show its
-    output inline (as objgraph decides); else None."""
-    get_ipython = getattr(builtins, "get_ipython", None)
-    if get_ipython is None:
-        return None
+def _graphviz_package(func: str) -> Any:
+    """The graphviz package, for a show_* call that returns its graph as a
+    graphviz.Source because IS_INTERACTIVE is set."""
     try:
-        shell = get_ipython()
-        if "TerminalInteractiveShell" in type(shell).__name__:
-            return None
         return importlib.import_module("graphviz")
-    except Exception:
-        return None
+    except ImportError as e:
+        raise ImportError(
+            f"{func}(): heapwatch.objgraph.IS_INTERACTIVE is set, and the graphviz package "
+            f"it needs cannot be imported ({e}); pass filename= or output=, or install graphviz"
+        ) from e
 
 
-def _present(text: str, objects: int, filename: str | None, output: _Writer | None) -> Any:
-    """objgraph's output rules: to output, to a .dot file, inline in a
-    notebook, or a temporary .dot file then an image (filename), a viewer
-    (xdot) or a .png beside it."""
+def _present(text: str, objects: int, filename: str | None, output: _Writer | None,
+             inline: Any) -> Any:
+    """objgraph's output rules: to output, to a .dot file, a graphviz.Source
+    (inline: the graphviz package), or a temporary .dot file then an image
+    (filename), a viewer (xdot) or a .png beside it."""
     if output:
         output.write(text)
         return None
@@ -1097,10 +1136,8 @@ def _present(text: str, objects: int, filename: str | None, output: _Writer | No
         _dot.render(text, filename)
         print(f"Graph written to {filename} ({objects} nodes)")
         return None
-    if not filename:
-        graphviz = _notebook_graphviz()
-        if graphviz is not None:
-            return graphviz.Source(text)
+    if inline is not None:
+        return inline.Source(text)
     fd, dot_file = tempfile.mkstemp(prefix="objgraph-", suffix=".dot")  # mode 0600
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
@@ -1165,6 +1202,7 @@ def _show_graph(objs: Any, backrefs: bool, max_depth: object, extra_ignore: Iter
         raise TypeError(f"{func}(): output must have a write() method")
     path = _check_filename(filename, func)
     ignore = _ignored_ids(extra_ignore, func)
+    inline = _graphviz_package(func) if IS_INTERACTIVE and not (path or output) else None
     # objgraph's test: exactly list or tuple (subclasses too), whatever
     # __class__ claims.
     many = issubclass(type(objs), (list, tuple))
@@ -1200,7 +1238,7 @@ def _show_graph(objs: Any, backrefs: bool, max_depth: object, extra_ignore: Iter
         text, count = drawing.dot.source(), drawing.objects
     finally:
         heap.close()
-    return _present(text, count, path, output)
+    return _present(text, count, path, output, inline)
 
 
 def show_backrefs(
@@ -1224,7 +1262,8 @@ def show_backrefs(
 
     Breadth first over referrers, at most ``max_depth`` references away and
     ``too_many`` referrers per object (the others are counted in a "more"
-    node); not beyond a module that is in sys.modules.  ``filter`` (a
+    node); not beyond a module that is in sys.modules
+    (:func:`is_proper_module`).  ``filter`` (a
     predicate) and ``extra_ignore`` (id()s) leave objects out;
     ``highlight`` (a predicate) colours objects; ``extra_info`` (obj -> str)
     adds a line to a node; ``extra_node_attrs`` (obj -> dict) adds Graphviz
@@ -1234,9 +1273,10 @@ def show_backrefs(
     Output, as objgraph: ``output`` (a file object) gets the DOT text;
     ``filename`` ending in ``.dot`` gets the text, with another extension
     (``.png``, ``.svg``...) the image Graphviz's ``dot`` renders; neither:
-    a temporary .dot file, shown with ``xdot`` if it is installed, else
-    rendered to a .png beside it (inline in a notebook, with the graphviz
-    package).  Files are created with mode 0600.
+    a ``graphviz.Source`` of the graph is returned while ``IS_INTERACTIVE``
+    is true (in a notebook), else a temporary .dot file is written, shown
+    with ``xdot`` if it is installed, else rendered to a .png beside it.
+    Files are created with mode 0600.
 
     Nodes show type names (and the names of modules, classes and
     functions), edges the names of references where heapwatch's graph has

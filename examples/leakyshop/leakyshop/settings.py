@@ -67,6 +67,14 @@ else:
     # heap per logged request: fine for a demo, rate limited in production).
     HEAPWATCH.update({"RETENTION": True, "RETENTION_INTERVAL": 0,
                       "RETENTION_TYPES": 3, "RETENTION_GROUPS": 1})
+    if _mode == "demo":
+        # A record for every request, small growth included, so that the
+        # demo's table takes each request's RSS from its record.
+        HEAPWATCH["MIN_OBJECTS"] = 0
+
+# Where the views write their dump: the repository's ignored build folder.
+DUMP_PATH = Path(os.environ.get("LEAKYSHOP_DUMP",
+                                BASE_DIR.parent.parent / "build" / "leakyshop" / "dump.txt"))
 
 LOGGING = {
     "version": 1,
@@ -82,3 +90,9 @@ LOGGING = {
         "heapwatch": {"handlers": ["stderr"], "level": "DEBUG", "propagate": False},
     },
 }
+# The demo reads the middleware's records back from a JSON-lines file: the
+# figures of its table are the ones the log lines show.
+if os.environ.get("LEAKYSHOP_RECORDS"):
+    LOGGING["handlers"]["records"] = {"class": "shop.records.RecordsFile",
+                                      "filename": os.environ["LEAKYSHOP_RECORDS"]}
+    LOGGING["loggers"]["heapwatch"]["handlers"].append("records")

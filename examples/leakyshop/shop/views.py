@@ -8,14 +8,18 @@ loads them lazily and caches the related objects on the cached rows, so the
 worker keeps growing by three thousand model instances per call.
 """
 
-import os
-import tempfile
+from typing import TextIO
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from shop.models import FirstModel
 
-DUMP = os.path.join(tempfile.gettempdir(), "leakyshop-dump.txt")
+
+def _dump_file() -> TextIO:
+    settings.DUMP_PATH.parent.mkdir(parents=True, exist_ok=True)
+    return open(settings.DUMP_PATH, "w")
+
 
 ALL_ROWS = FirstModel.objects.all()  # the retention mistake: module-level, reused
 _calls = {"n": 0}
@@ -24,7 +28,7 @@ _calls = {"n": 0}
 def dump(request: HttpRequest) -> HttpResponse:
     page = _calls["n"]
     _calls["n"] += 1
-    with open(DUMP, "w") as f:
+    with _dump_file() as f:
         for obj in ALL_ROWS:
             f.write(f"{obj.pk} {obj.name}\n")
         for obj in ALL_ROWS[page * 1000:(page + 1) * 1000]:
@@ -38,7 +42,7 @@ def dump_fixed(request: HttpRequest) -> HttpResponse:
     qs = FirstModel.objects.select_related("second", "third", "fourth")
     if "rows" in request.GET:  # the benchmark asks for a smaller dump
         qs = qs.filter(pk__lte=int(request.GET["rows"]))
-    with open(DUMP, "w") as f:
+    with _dump_file() as f:
         for obj in stream(qs, chunk_size=2000):
             f.write(f"{obj.pk} {obj.name} {obj.second.name} {obj.third.name} {obj.fourth.name}\n")
     return HttpResponse("dumped\n")

@@ -99,9 +99,8 @@ census_dealloc(CensusObject *self)
     Py_DECREF(tp);
 }
 
-PyObject *
-hw_censusobject_new(hw_state *st, const hw_typestat *stats, Py_ssize_t n,
-                    int include_untracked, int fullnames)
+static CensusObject *
+census_alloc(hw_state *st, Py_ssize_t n, int include_untracked, int fullnames)
 {
     CensusObject *self = PyObject_New(CensusObject, st->census_type);
     if (self == NULL) {
@@ -114,26 +113,22 @@ hw_censusobject_new(hw_state *st, const hw_typestat *stats, Py_ssize_t n,
     self->total_bytes = 0;
     self->include_untracked = (char)include_untracked;
     self->fullnames = (char)fullnames;
-
-    hw_row *rows = PyMem_Calloc((size_t)(n ? n : 1), sizeof(hw_row));
-    if (rows == NULL) {
+    self->rows = PyMem_Calloc((size_t)(n ? n : 1), sizeof(hw_row));
+    if (self->rows == NULL) {
+        Py_DECREF(self);
         PyErr_NoMemory();
-        goto error;
+        return NULL;
     }
-    self->rows = rows;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *name = type_name(st, stats[i].type, fullnames);
-        if (name == NULL) {
-            goto error;
-        }
-        rows[i].name = name;
-        rows[i].count = stats[i].count;
-        rows[i].bytes = stats[i].bytes;
-        rows[i].order = stats[i].order;
-        self->n = i + 1;
-        self->total_count += stats[i].count;
-        self->total_bytes += stats[i].bytes;
-    }
+    return self;
+}
+
+/* rows[0:n] hold a strong name each, in any order, names possibly
+   repeated; on success they are sorted by name with names unique and
+   by_order is filled.  0, or -1 with an exception set. */
+static int
+census_finish(CensusObject *self)
+{
+    hw_row *rows = self->rows;
     /* Types that share a name become one row, as in a dict keyed by name;
        the merged row keeps the earliest sighting. */
     qsort(rows, (size_t)self->n, sizeof(hw_row), cmp_rows_by_name);
@@ -158,7 +153,7 @@ hw_censusobject_new(hw_state *st, const hw_typestat *stats, Py_ssize_t n,
     self->by_order = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(w ? w : 1));
     if (self->by_order == NULL) {
         PyErr_NoMemory();
-        goto error;
+        return -1;
     }
     for (Py_ssize_t i = 0; i < w; i++) {
         self->by_order[i] = i;
@@ -167,9 +162,96 @@ hw_censusobject_new(hw_state *st, const hw_typestat *stats, Py_ssize_t n,
     sort_rows_base = rows;
     qsort(self->by_order, (size_t)w, sizeof(Py_ssize_t), cmp_index_by_order);
     sort_rows_base = NULL;
+    return 0;
+}
+
+PyObject *
+hw_censusobject_new(hw_state *st, const hw_typestat *stats, Py_ssize_t n,
+                    int include_untracked, int fullnames)
+{
+    CensusObject *self = census_alloc(st, n, include_untracked, fullnames);
+    if (self == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *name = type_name(st, stats[i].type, fullnames);
+        if (name == NULL) {
+            goto error;
+        }
+        self->rows[i].name = name;
+        self->rows[i].count = stats[i].count;
+        self->rows[i].bytes = stats[i].bytes;
+        self->rows[i].order = stats[i].order;
+        self->n = i + 1;
+        self->total_count += stats[i].count;
+        self->total_bytes += stats[i].bytes;
+    }
+    if (census_finish(self) < 0) {
+        goto error;
+    }
     return (PyObject *)self;
 
 error:
+    Py_DECREF(self);
+    return NULL;
+}
+
+PyObject *
+hw_censusobject_from_rows(hw_state *st, PyObject *rows, int include_untracked,
+                          int fullnames)
+{
+    PyObject *seq = PySequence_Fast(rows, "rows must be a sequence of (name, count, bytes)");
+    if (seq == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    CensusObject *self = census_alloc(st, n, include_untracked, fullnames);
+    if (self == NULL) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        Py_ssize_t count, bytes;
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 3
+            || !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 0))
+            || !PyLong_CheckExact(PyTuple_GET_ITEM(item, 1))
+            || !PyLong_CheckExact(PyTuple_GET_ITEM(item, 2))) {
+            PyErr_Format(PyExc_TypeError, "row %zd is not a (str, int, int) tuple", i);
+            goto error;
+        }
+        count = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 1));
+        if (count == -1 && PyErr_Occurred()) {
+            goto error;
+        }
+        bytes = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 2));
+        if (bytes == -1 && PyErr_Occurred()) {
+            goto error;
+        }
+        if (count < 0 || bytes < 0
+            || count > PY_SSIZE_T_MAX - self->total_count
+            || bytes > PY_SSIZE_T_MAX - self->total_bytes) {
+            PyErr_Format(PyExc_ValueError, "row %zd: count and bytes must be "
+                         "non-negative and their totals fit in a Py_ssize_t", i);
+            goto error;
+        }
+        self->rows[i].name = Py_NewRef(PyTuple_GET_ITEM(item, 0));
+        self->rows[i].count = count;
+        self->rows[i].bytes = bytes;
+        self->rows[i].order = i;
+        self->n = i + 1;
+        self->total_count += count;
+        self->total_bytes += bytes;
+    }
+    Py_DECREF(seq);
+    if (census_finish(self) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+
+error:
+    Py_DECREF(seq);
     Py_DECREF(self);
     return NULL;
 }
@@ -628,6 +710,26 @@ census_get_fullnames(CensusObject *self, void *Py_UNUSED(c))
     return PyBool_FromLong(self->fullnames);
 }
 
+/* Equal as mappings (same names with the same counts and bytes, whatever
+   the order of first sighting) and taken with the same settings.  Rows are
+   sorted by name, so one pass compares them.  Unhashable, like a dict. */
+static PyObject *
+census_richcompare(PyObject *a, PyObject *b, int op)
+{
+    if ((op != Py_EQ && op != Py_NE) || !Py_IS_TYPE(b, Py_TYPE(a))) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    CensusObject *x = (CensusObject *)a, *y = (CensusObject *)b;
+    int eq = x->n == y->n && x->fullnames == y->fullnames
+             && x->include_untracked == y->include_untracked
+             && x->total_count == y->total_count && x->total_bytes == y->total_bytes;
+    for (Py_ssize_t i = 0; eq && i < x->n; i++) {
+        eq = x->rows[i].count == y->rows[i].count && x->rows[i].bytes == y->rows[i].bytes
+             && PyUnicode_Compare(x->rows[i].name, y->rows[i].name) == 0;
+    }
+    return PyBool_FromLong(op == Py_EQ ? eq : !eq);
+}
+
 static PyObject *
 census_repr(CensusObject *self)
 {
@@ -682,6 +784,7 @@ static PyType_Slot census_slots[] = {
     {Py_mp_subscript, census_subscript},
     {Py_sq_contains, census_contains},
     {Py_nb_subtract, census_subtract},
+    {Py_tp_richcompare, census_richcompare},
     {Py_tp_doc, "Census() is created by heapwatch.census(); a read-only mapping "
                 "from type name to TypeStats(count, bytes). later - earlier gives "
                 "a list of GrowthRow."},

@@ -59,6 +59,13 @@ PyObject *hw_censusobject_new(hw_state *st, const hw_typestat *stats,
                               Py_ssize_t n, int include_untracked,
                               int fullnames);
 
+/* Builds a Census from a sequence of (name, count, bytes) tuples, in
+   order of first sighting (a snapshot's per-type rows); rows sharing a name
+   are merged.  Runs no Python code beyond the sequence protocol of `rows`.
+   New reference, or NULL with TypeError/ValueError set on a bad row. */
+PyObject *hw_censusobject_from_rows(hw_state *st, PyObject *rows,
+                                    int include_untracked, int fullnames);
+
 /* Argument helpers shared with module.c.  A limit is None (all) or an
    int >= 0; `by` is "count" (0) or "bytes" (1).  -1 with an exception set
    on bad input. */

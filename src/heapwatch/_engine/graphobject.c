@@ -7,11 +7,8 @@
 
 #include <Python.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include "attrs.h"
 #include "bigmem.h"
 #include "censusobject.h"
@@ -480,78 +477,107 @@ graph_build(PyObject *args, PyObject *kwds)
     return result;
 }
 
+/* ---- files -------------------------------------------------------------- */
+
+/* A path argument as the os module takes one: str, bytes or os.PathLike.
+   *fspath (str or bytes) is what errors show and OSError.filename holds;
+   *fsbytes is what the system is given. */
+static int
+snap_path(PyObject *arg, PyObject **fspath, PyObject **fsbytes)
+{
+    *fsbytes = NULL;
+    *fspath = PyOS_FSPath(arg);
+    if (*fspath == NULL) {
+        return -1;
+    }
+    if (!PyUnicode_FSConverter(*fspath, fsbytes)) {
+        Py_CLEAR(*fspath);
+        return -1;
+    }
+    return 0;
+}
+
+/* Raises the exception for a failed hw_snap_load() / hw_snap_save():
+   OSError (its errno's subclass) with filename for a system call,
+   OSError for a file that is not a regular one,
+   ValueError for what the file or graph holds, MemoryError.  Messages
+   show the path as a str repr: readable, whatever its bytes. */
+static PyObject *
+raise_snap_error(const hw_snap_error *e, PyObject *fspath, PyObject *fsbytes)
+{
+    PyObject *exc = NULL, *text = NULL, *shown = NULL;
+
+    if (e->status == HW_SNAP_ENOMEM) {
+        return PyErr_NoMemory();
+    }
+    if (e->status == HW_SNAP_ESYS && e->msg[0] == '\0') {
+        errno = e->errnum;
+        return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, fspath);
+    }
+    if (e->status == HW_SNAP_ESYS) {
+        text = PyUnicode_FromFormat("%s (%s)", strerror(e->errnum), e->msg);
+        if (text != NULL) {
+            exc = PyObject_CallFunction(PyExc_OSError, "iOO", e->errnum, text, fspath);
+        }
+        goto raise;
+    }
+    if (PyUnicode_Check(fspath)) {
+        shown = Py_NewRef(fspath);
+    }
+    else {
+        shown = PyUnicode_DecodeFSDefaultAndSize(PyBytes_AS_STRING(fsbytes),
+                                                 PyBytes_GET_SIZE(fsbytes));
+        if (shown == NULL) {
+            return NULL;
+        }
+    }
+    text = PyUnicode_FromFormat("%R: %s", shown, e->msg[0] ? e->msg : "cannot read snapshot");
+    if (text == NULL) {
+        goto raise;
+    }
+    /* No errno says "not a regular file": a plain OSError, as shutil's
+       SpecialFileError (one with a filename but no errno would print as
+       "[Errno None] None: ..."). */
+    exc = PyObject_CallOneArg(e->status == HW_SNAP_ENOTREG ? PyExc_OSError : PyExc_ValueError,
+                              text);
+
+raise:
+    if (exc != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+    Py_XDECREF(text);
+    Py_XDECREF(shown);
+    return NULL;
+}
+
 PyDoc_STRVAR(load_doc,
 "load(path) -> Graph\n\n"
-"Read a snapshot file written by Graph.save().  A file that is not a\n"
-"heapwatch snapshot, truncated or corrupt raises ValueError.");
+"Read a snapshot file written by Graph.save().  path is a str, bytes or\n"
+"os.PathLike.  A file that is not a heapwatch snapshot, truncated or\n"
+"corrupt raises ValueError, judged from its first bytes and its size\n"
+"before the rest is read.  Only a regular file is read: a directory\n"
+"raises IsADirectoryError, a FIFO, device or socket OSError (\"not a\n"
+"regular file\"), never opened for reading or blocking.");
 
 static PyObject *
 hw_load_py(PyObject *module, PyObject *arg)
 {
-    PyObject *path = NULL;
-    if (!PyUnicode_FSConverter(arg, &path)) {
+    PyObject *fspath, *fsbytes;
+    if (snap_path(arg, &fspath, &fsbytes) < 0) {
         return NULL;
     }
-    const char *cpath = PyBytes_AS_STRING(path);
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    int err = 0;
-    Py_BEGIN_ALLOW_THREADS
-    int fd = open(cpath, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        err = errno;
-    }
-    else if (!S_ISREG(st.st_mode)) {
-        err = EINVAL;
-    }
-    else {
-        len = (size_t)st.st_size;
-        buf = malloc(len ? len : 1);
-        if (buf == NULL) {
-            err = ENOMEM;
-        }
-        size_t got = 0;
-        while (buf != NULL && got < len) {
-            ssize_t k = read(fd, buf + got, len - got);
-            if (k < 0 && errno == EINTR) {
-                continue;
-            }
-            if (k <= 0) {
-                err = k < 0 ? errno : EIO;
-                break;
-            }
-            got += (size_t)k;
-        }
-    }
-    if (fd >= 0) {
-        close(fd);
-    }
-    Py_END_ALLOW_THREADS
-    if (err) {
-        free(buf);
-        if (err == ENOMEM) {
-            Py_DECREF(path);
-            return PyErr_NoMemory();
-        }
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, arg);
-        Py_DECREF(path);
-        return NULL;
-    }
-    char msg[256] = "";
+    const char *cpath = PyBytes_AS_STRING(fsbytes);
+    hw_snap_error e;
     uint32_t *reprs = NULL;
     hw_graph *g;
     Py_BEGIN_ALLOW_THREADS
-    g = hw_snap_read(buf, len, &reprs, msg, sizeof(msg));
+    g = hw_snap_load(cpath, &reprs, &e);
     Py_END_ALLOW_THREADS
-    free(buf);
-    if (g == NULL) {
-        PyErr_Format(PyExc_ValueError, "%U: %s", arg, msg[0] ? msg : "cannot read snapshot");
-        Py_DECREF(path);
-        return NULL;
-    }
-    Py_DECREF(path);
-    return wrap_graph(g, reprs);
+    PyObject *result = g != NULL ? wrap_graph(g, reprs) : raise_snap_error(&e, fspath, fsbytes);
+    Py_DECREF(fspath);
+    Py_DECREF(fsbytes);
+    return result;
 }
 
 /* ---- Graph methods ------------------------------------------------------ */
@@ -559,65 +585,25 @@ hw_load_py(PyObject *module, PyObject *arg)
 static PyObject *
 graph_save(GraphObject *self, PyObject *arg)
 {
-    PyObject *path = NULL;
-    if (!PyUnicode_FSConverter(arg, &path)) {
+    PyObject *fspath, *fsbytes;
+    if (snap_path(arg, &fspath, &fsbytes) < 0) {
         return NULL;
     }
     if (PySys_Audit("heapwatch.snapshot.save", "O", arg) < 0) {
-        Py_DECREF(path);
+        Py_DECREF(fspath);
+        Py_DECREF(fsbytes);
         return NULL;
     }
-    const char *cpath = PyBytes_AS_STRING(path);
-    size_t plen = strlen(cpath);
-    char *tmp = PyMem_Malloc(plen + 32);
-    if (tmp == NULL) {
-        Py_DECREF(path);
-        return PyErr_NoMemory();
-    }
-    snprintf(tmp, plen + 32, "%s.tmp%ld", cpath, (long)getpid());
-    char msg[256] = "";
-    int rc, saved_errno = 0;
+    const char *cpath = PyBytes_AS_STRING(fsbytes);
+    hw_snap_error e;
+    int rc;
     Py_BEGIN_ALLOW_THREADS
-    /* Written beside the destination, 0600 from creation (never readable
-       by others, whatever the umask), then renamed over it. */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = -1;
-        saved_errno = errno;
-        snprintf(msg, sizeof(msg), "cannot create file");
-    }
-    else {
-        rc = hw_snap_write(self->g, self->reprs, fd, msg, sizeof(msg));
-        if (rc == 0 && fsync(fd) < 0) {
-            rc = -1;
-        }
-        if (rc < 0) {
-            saved_errno = errno;
-        }
-        if (close(fd) < 0 && rc == 0) {
-            rc = -1;
-            saved_errno = errno;
-        }
-        if (rc == 0 && rename(tmp, cpath) < 0) {
-            rc = -1;
-            saved_errno = errno;
-        }
-        if (rc < 0) {
-            unlink(tmp);
-        }
-    }
+    rc = hw_snap_save(self->g, self->reprs, cpath, &e);
     Py_END_ALLOW_THREADS
-    PyMem_Free(tmp);
-    Py_DECREF(path);
-    if (rc < 0) {
-        if (saved_errno) {
-            errno = saved_errno;
-            return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, arg);
-        }
-        PyErr_Format(PyExc_OSError, "cannot write snapshot %R: %s", arg, msg);
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    PyObject *result = rc == 0 ? Py_NewRef(Py_None) : raise_snap_error(&e, fspath, fsbytes);
+    Py_DECREF(fspath);
+    Py_DECREF(fsbytes);
+    return result;
 }
 
 static PyObject *
@@ -1292,7 +1278,12 @@ graph_get_info(GraphObject *self, void *Py_UNUSED(closure))
 
 static PyMethodDef graph_methods[] = {
     {"save", (PyCFunction)graph_save, METH_O,
-     "save(path): write a snapshot file (mode 0600)."},
+     "save(path): write a snapshot file (str, bytes or os.PathLike path),\n"
+     "created 0600 and replaced atomically: written to a temporary file in\n"
+     "the same directory, synced, renamed over path.  A symbolic link at\n"
+     "path is replaced by the file (its target is left alone); a directory,\n"
+     "FIFO or device there is refused (IsADirectoryError, OSError) and left\n"
+     "in place."},
     {"find", (PyCFunction)graph_find, METH_O,
      "find(address) -> node or None: the node of the object with that id()."},
     {"node", (PyCFunction)graph_node, METH_O,

@@ -251,6 +251,23 @@ hw_swap_baseline_py(PyObject *module, PyObject *arg)
     return old;
 }
 
+PyDoc_STRVAR(census_of_doc,
+"_census_of(rows, /, include_untracked, fullnames) -> Census\n\n"
+"A Census of (name, count, bytes) rows, in order of first sighting: what a\n"
+"snapshot's per-type counts become, so that Snapshot.census() is the same\n"
+"type as census().");
+
+static PyObject *
+hw_census_of_py(PyObject *module, PyObject *args)
+{
+    PyObject *rows;
+    int include_untracked, fullnames;
+    if (!PyArg_ParseTuple(args, "Opp:_census_of", &rows, &include_untracked, &fullnames)) {
+        return NULL;
+    }
+    return hw_censusobject_from_rows(get_state(module), rows, include_untracked, fullnames);
+}
+
 static PyObject *
 hw_walk_is_direct_py(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
@@ -588,6 +605,7 @@ static PyMethodDef hw_methods[] = {
     {"_since_new", hw_since_new_py, METH_VARARGS, since_new_doc},
     {"at", hw_at_py, METH_O, at_doc},
     {"_swap_baseline", hw_swap_baseline_py, METH_O, swap_baseline_doc},
+    {"_census_of", hw_census_of_py, METH_VARARGS, census_of_doc},
     {"_walk_is_direct", hw_walk_is_direct_py, METH_NOARGS,
      "_walk_is_direct() -> bool: False when the 3.11 layout check failed and "
      "the walk goes through gc.get_objects()."},

@@ -1,7 +1,10 @@
 /* snapfile.c - heapwatch snapshot files (see snapfile.h).
  *
- * Pure C (stdlib, unistd): the reader is fuzzed without an interpreter
- * (fuzz/fuzz_snapfile.c, corpus in fuzz/corpus/).
+ * Pure C and POSIX: the reader is fuzzed without an interpreter
+ * (fuzz/fuzz_snapfile.c, corpus in fuzz/corpus/).  The format's writer
+ * and reader work on a file descriptor and a buffer; the file system
+ * (which files to trust, temporary files, renames, syncs) is apart, at
+ * the end ("files").
  *
  * The file format, version 1
  * ==========================
@@ -73,7 +76,9 @@
  *
  * Reading checks, in this order: the magic (with a word for text-mode
  * damage), the version, the file size against the header (truncation,
- * trailing bytes), the checksum, the header's fields, then the counts
+ * trailing bytes) -- these three need only the first 24 bytes and the
+ * file's length, so that hw_snap_load() judges a file before reading it
+ * -- the checksum, the header's fields, then the counts
  * against the file size before the first allocation: every array is then
  * backed by at least its own size in the file, so a read allocates at most
  * a small multiple (about 10x, strings included) of its input.  After
@@ -85,18 +90,22 @@
  * refuses every version but its own, with a message naming both.
  */
 
+#define _GNU_SOURCE             /* mkostemp */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "bigmem.h"
 #include "snapfile.h"
 
 #define SNAP_VERSION 1
 #define SNAP_HEADER_SIZE 92
+#define SNAP_PREFIX_SIZE 24     /* magic, version, flags, file size */
 #define SNAP_FLAG_PATHS 0x1u
 #define SNAP_FLAG_REPRS 0x2u
 #define SNAP_FLAGS_KNOWN (SNAP_FLAG_PATHS | SNAP_FLAG_REPRS)
@@ -105,6 +114,10 @@
 static const unsigned char snap_magic[8] = {
     0x89, 'H', 'W', 'S', '\r', '\n', 0x1a, '\n'
 };
+
+/* Every allocation failure says exactly this (hw_snap_load() tells it
+   from the damage it reports). */
+#define SNAP_NOMEM "out of memory"
 
 /* ---- shared helpers ---------------------------------------------------- */
 
@@ -533,14 +546,17 @@ w_u32_array(snap_writer *w, const uint32_t *a, uint32_t n)
     }
 }
 
-int
-hw_snap_write(const hw_graph *g, const uint32_t *reprs, int fd,
-              char *err, size_t errlen)
+/* hw_snap_write(), telling too whether a failure was the file's (write()
+   failed: *io_failed is 1) rather than the graph's or memory's. */
+static int
+snap_write(const hw_graph *g, const uint32_t *reprs, int fd, char *err, size_t errlen,
+           int *io_failed)
 {
     const char *what = "cannot write the snapshot";
     uint32_t n = g->n_nodes;
     int has_paths = g->parent != NULL;
 
+    *io_failed = 0;
     set_err(err, errlen, "%s", "");
     if (has_paths && (g->root_of == NULL || g->label_kind == NULL || g->label == NULL)) {
         set_err(err, errlen, "%s: incomplete path tree", what);
@@ -691,9 +707,18 @@ hw_snap_write(const hw_graph *g, const uint32_t *reprs, int fd,
         rc = -1;
     }
     int saved = errno;
+    *io_failed = w->failed;
     free(w);
     errno = saved;
     return rc;
+}
+
+int
+hw_snap_write(const hw_graph *g, const uint32_t *reprs, int fd,
+              char *err, size_t errlen)
+{
+    int io_failed;
+    return snap_write(g, reprs, fd, err, errlen, &io_failed);
 }
 
 /* ---- reader ------------------------------------------------------------ */
@@ -747,7 +772,7 @@ r_array(snap_cursor *c, uint32_t n, size_t width, char *err, size_t errlen)
     }
     void *a = hw_big_alloc(n, width);
     if (a == NULL) {
-        set_err(err, errlen, "out of memory");
+        set_err(err, errlen, SNAP_NOMEM);
     }
     return a;
 }
@@ -816,7 +841,7 @@ read_strings(snap_cursor *c, hw_strtab *t, uint32_t n_strings, uint64_t budget,
         }
         uint32_t id = hw_strtab_add(t, (const char *)c->p, len);
         if (id == UINT32_MAX) {
-            set_err(err, errlen, "out of memory");
+            set_err(err, errlen, SNAP_NOMEM);
             return -1;
         }
         if (id != i) {
@@ -873,7 +898,7 @@ read_body(snap_cursor *c, hw_graph *g, uint32_t flags, uint32_t n_strings,
     g->root_node = hw_big_alloc(g->n_roots, sizeof(hw_node));
     g->root_label = hw_big_alloc(g->n_roots, sizeof(uint32_t));
     if (g->root_node == NULL || g->root_label == NULL) {
-        set_err(err, errlen, "out of memory");
+        set_err(err, errlen, SNAP_NOMEM);
         return -1;
     }
     for (uint32_t r = 0; r < g->n_roots; r++) {
@@ -940,24 +965,23 @@ check_canonical(const hw_graph *g, uint8_t *scratch, char *err, size_t errlen)
     return 0;
 }
 
-hw_graph *
-hw_snap_read(const unsigned char *buf, size_t len, uint32_t **reprs_out,
-             char *err, size_t errlen)
+/* What a file is, before anything it claims: the magic, the version, and
+   the file size it records against len, the size it has.  buf holds its
+   first min(len, SNAP_PREFIX_SIZE) bytes, all these checks need: a file
+   is judged before the rest of it is read.  Returns 0, or -1 with a
+   message. */
+static int
+check_prefix(const unsigned char *buf, uint64_t len, char *err, size_t errlen)
 {
-    if (reprs_out != NULL) {
-        *reprs_out = NULL;
-    }
-    set_err(err, errlen, "%s", "");
-
-    /* What the file is, before anything it claims. */
+    unsigned long long n = (unsigned long long)len;
     if (len < sizeof(snap_magic)) {
-        if (len > 0 && memcmp(buf, snap_magic, len) == 0) {
-            set_err(err, errlen, "truncated file (%zu bytes)", len);
+        if (len > 0 && memcmp(buf, snap_magic, (size_t)len) == 0) {
+            set_err(err, errlen, "truncated file (%llu bytes)", n);
         }
         else {
             set_err(err, errlen, "not a heapwatch snapshot");
         }
-        return NULL;
+        return -1;
     }
     if (memcmp(buf, snap_magic, sizeof(snap_magic)) != 0) {
         if (memcmp(buf, snap_magic, 4) == 0) {
@@ -967,31 +991,46 @@ hw_snap_read(const unsigned char *buf, size_t len, uint32_t **reprs_out,
         else {
             set_err(err, errlen, "not a heapwatch snapshot");
         }
-        return NULL;
+        return -1;
     }
     if (len < 12) {
-        set_err(err, errlen, "truncated file (%zu bytes)", len);
-        return NULL;
+        set_err(err, errlen, "truncated file (%llu bytes)", n);
+        return -1;
     }
     uint32_t version = get_u32(buf + 8);
     if (version != SNAP_VERSION) {
         set_err(err, errlen, "unsupported snapshot version %u (this heapwatch reads %u)",
                 (unsigned)version, (unsigned)SNAP_VERSION);
-        return NULL;
+        return -1;
     }
     if (len < SNAP_HEADER_SIZE + 4) {
-        set_err(err, errlen, "truncated file (%zu bytes)", len);
-        return NULL;
+        set_err(err, errlen, "truncated file (%llu bytes)", n);
+        return -1;
     }
     uint64_t file_size = get_u64(buf + 16);
     if (file_size > len) {
-        set_err(err, errlen, "truncated file (%zu of %llu bytes)", len,
+        set_err(err, errlen, "truncated file (%llu of %llu bytes)", n,
                 (unsigned long long)file_size);
-        return NULL;
+        return -1;
     }
     if (file_size < len) {
         set_err(err, errlen, "corrupt snapshot: %llu bytes of trailing garbage",
                 (unsigned long long)(len - file_size));
+        return -1;
+    }
+    return 0;
+}
+
+hw_graph *
+hw_snap_read(const unsigned char *buf, size_t len, uint32_t **reprs_out,
+             char *err, size_t errlen)
+{
+    if (reprs_out != NULL) {
+        *reprs_out = NULL;
+    }
+    set_err(err, errlen, "%s", "");
+
+    if (check_prefix(buf, len, err, errlen) < 0) {
         return NULL;
     }
     uint32_t table[256];
@@ -1041,7 +1080,7 @@ hw_snap_read(const unsigned char *buf, size_t len, uint32_t **reprs_out,
     uint32_t *reprs = NULL;
     uint8_t *scratch = NULL;
     if (g == NULL) {
-        set_err(err, errlen, "out of memory");
+        set_err(err, errlen, SNAP_NOMEM);
         return NULL;
     }
     memcpy(g->python_version, pv, 32);
@@ -1066,7 +1105,7 @@ hw_snap_read(const unsigned char *buf, size_t len, uint32_t **reprs_out,
     }
     scratch = hw_big_alloc((size_t)n_nodes + 1, 1);
     if (scratch == NULL) {
-        set_err(err, errlen, "out of memory");
+        set_err(err, errlen, SNAP_NOMEM);
         goto fail;
     }
     if (check_graph(g, reprs, scratch, "corrupt snapshot", err, errlen) < 0
@@ -1076,7 +1115,7 @@ hw_snap_read(const unsigned char *buf, size_t len, uint32_t **reprs_out,
     hw_big_free(scratch);
     scratch = NULL;
     if (hw_graph_transpose(g) < 0) {
-        set_err(err, errlen, "out of memory");
+        set_err(err, errlen, SNAP_NOMEM);
         goto fail;
     }
     int rc = hw_graph_index(g);
@@ -1085,7 +1124,7 @@ hw_snap_read(const unsigned char *buf, size_t len, uint32_t **reprs_out,
         goto fail;
     }
     if (rc < 0) {
-        set_err(err, errlen, "out of memory");
+        set_err(err, errlen, SNAP_NOMEM);
         goto fail;
     }
     if (reprs_out != NULL) {
@@ -1101,4 +1140,275 @@ fail:
     hw_big_free(reprs);
     hw_graph_free(g);
     return NULL;
+}
+
+/* ---- files ------------------------------------------------------------- */
+
+static void
+set_status(hw_snap_error *e, hw_snap_status status, int errnum, const char *step)
+{
+    e->status = status;
+    e->errnum = errnum;
+    snprintf(e->msg, sizeof(e->msg), "%s", step);
+}
+
+/* Only regular files are read or replaced.  A directory is an error of
+   the system's kind (EISDIR, as open() for writing says); a FIFO would
+   block or eat the file, a device is no place for one.  Returns 0, or -1
+   with *e. */
+static int
+check_regular(const struct stat *st, const char *refusal, hw_snap_error *e)
+{
+    if (S_ISREG(st->st_mode)) {
+        return 0;
+    }
+    if (S_ISDIR(st->st_mode)) {
+        set_status(e, HW_SNAP_ESYS, EISDIR, "");
+        return -1;
+    }
+    const char *what = S_ISFIFO(st->st_mode) ? "a FIFO"
+                       : S_ISCHR(st->st_mode) ? "a character device"
+                       : S_ISBLK(st->st_mode) ? "a block device"
+                       : S_ISSOCK(st->st_mode) ? "a socket" : "of an unknown type";
+    e->status = HW_SNAP_ENOTREG;
+    e->errnum = 0;
+    snprintf(e->msg, sizeof(e->msg), "not a regular file (%s)%s", what, refusal);
+    return -1;
+}
+
+/* Reads up to n bytes, through short reads and EINTR: fewer only at the
+   end of the file.  Returns the count, or -1 with errno. */
+static ssize_t
+read_full(int fd, unsigned char *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, buf + got, n - got);
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k < 0) {
+            return -1;
+        }
+        if (k == 0) {
+            break;
+        }
+        got += (size_t)k;
+    }
+    return (ssize_t)got;
+}
+
+hw_graph *
+hw_snap_load(const char *path, uint32_t **reprs_out, hw_snap_error *e)
+{
+    hw_graph *g = NULL;
+    unsigned char head[SNAP_PREFIX_SIZE];
+    unsigned char *buf = NULL;
+    struct stat st;
+    uint64_t len;
+    size_t have;
+    ssize_t k;
+    int fd = -1, fl;
+
+    set_status(e, HW_SNAP_OK, 0, "");
+    if (reprs_out != NULL) {
+        *reprs_out = NULL;
+    }
+    /* Judged by stat() before any open(): opening a device may act (a tape
+       rewinds, a watchdog starts).  What the path names can change before
+       the open, so fstat() decides again on what was opened; O_NONBLOCK
+       keeps a FIFO swapped in meanwhile from blocking the open. */
+    if (stat(path, &st) < 0) {
+        set_status(e, HW_SNAP_ESYS, errno, "");
+        return NULL;
+    }
+    if (check_regular(&st, "", e) < 0) {
+        return NULL;
+    }
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        set_status(e, HW_SNAP_ESYS, errno, "");
+        return NULL;
+    }
+    if (fstat(fd, &st) < 0
+        || (fl = fcntl(fd, F_GETFL)) < 0
+        || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        set_status(e, HW_SNAP_ESYS, errno, "");
+        goto done;
+    }
+    if (check_regular(&st, "", e) < 0) {
+        goto done;
+    }
+
+    /* The prefix says whether this is a snapshot and whether it is whole:
+       only then is the file's length allocated and read.  A file that
+       shrinks meanwhile reads as truncated, one that grows as what it was
+       when fstat() saw it. */
+    len = (uint64_t)st.st_size;
+    have = len < SNAP_PREFIX_SIZE ? (size_t)len : SNAP_PREFIX_SIZE;
+    k = read_full(fd, head, have);
+    if (k < 0) {
+        set_status(e, HW_SNAP_ESYS, errno, "");
+        goto done;
+    }
+    if ((size_t)k < have) {
+        len = have = (size_t)k;
+    }
+    if (check_prefix(head, len, e->msg, sizeof(e->msg)) < 0) {
+        e->status = HW_SNAP_EDATA;
+        goto done;
+    }
+    if (len > SIZE_MAX || (buf = malloc((size_t)len)) == NULL) {
+        set_status(e, HW_SNAP_ENOMEM, 0, SNAP_NOMEM);
+        goto done;
+    }
+    memcpy(buf, head, have);
+    k = read_full(fd, buf + have, (size_t)len - have);
+    if (k < 0) {
+        set_status(e, HW_SNAP_ESYS, errno, "");
+        goto done;
+    }
+    close(fd);
+    fd = -1;
+
+    g = hw_snap_read(buf, have + (size_t)k, reprs_out, e->msg, sizeof(e->msg));
+    if (g == NULL) {
+        e->status = strcmp(e->msg, SNAP_NOMEM) == 0 ? HW_SNAP_ENOMEM : HW_SNAP_EDATA;
+    }
+
+done:
+    if (fd >= 0) {
+        close(fd);
+    }
+    free(buf);
+    return g;
+}
+
+/* The temporary file of a save is ".<name>.XXXXXX" beside the target,
+   the name cut to TMP_NAME_MAX bytes (at a UTF-8 character boundary):
+   unique (mkostemp), never in the way of a later save, and within
+   NAME_MAX (255) and the smaller limits of some file systems whatever the
+   target's name. */
+#define TMP_NAME_MAX 64
+#define TMP_SUFFIX ".XXXXXX"
+
+static char *
+temp_template(const char *path, size_t *dir_len)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dlen = slash != NULL ? (size_t)(slash - path) + 1 : 0;
+    const char *name = path + dlen;
+    size_t nlen = strlen(name);
+    if (nlen > TMP_NAME_MAX) {
+        nlen = TMP_NAME_MAX;
+        while (nlen > 0 && ((unsigned char)name[nlen] & 0xC0) == 0x80) {
+            nlen--;
+        }
+    }
+    char *t = malloc(dlen + 1 + nlen + sizeof(TMP_SUFFIX));
+    if (t != NULL) {
+        memcpy(t, path, dlen);
+        t[dlen] = '.';
+        memcpy(t + dlen + 1, name, nlen);
+        memcpy(t + dlen + 1 + nlen, TMP_SUFFIX, sizeof(TMP_SUFFIX));
+    }
+    *dir_len = dlen;
+    return t;
+}
+
+/* Makes a rename in the directory of tmp (its first dir_len bytes, or "."
+   when none) durable; tmp is cut there.  Best effort where that cannot be
+   asked: a directory that cannot be opened for reading, a file system
+   without directory syncs.  Returns 0, or -1 with errno. */
+static int
+sync_dir(char *tmp, size_t dir_len)
+{
+    tmp[dir_len] = '\0';
+    int fd = open(dir_len > 0 ? tmp : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    if (rc < 0 && (saved == EINVAL || saved == ENOTSUP || saved == EOPNOTSUPP
+                   || saved == ENOSYS)) {
+        rc = 0;
+    }
+    errno = saved;
+    return rc;
+}
+
+int
+hw_snap_save(const hw_graph *g, const uint32_t *reprs, const char *path,
+             hw_snap_error *e)
+{
+    struct stat st;
+
+    set_status(e, HW_SNAP_OK, 0, "");
+    /* What is there is replaced only if it is a regular file (through a
+       link or not) or nothing; not there (ENOENT) includes a dangling
+       link and a missing directory, which the create below reports. */
+    if (stat(path, &st) == 0) {
+        if (check_regular(&st, ", not replaced", e) < 0) {
+            return -1;
+        }
+    }
+    else if (errno != ENOENT) {
+        set_status(e, HW_SNAP_ESYS, errno, "");
+        return -1;
+    }
+
+    size_t dir_len;
+    char *tmp = temp_template(path, &dir_len);
+    if (tmp == NULL) {
+        set_status(e, HW_SNAP_ENOMEM, 0, SNAP_NOMEM);
+        return -1;
+    }
+    /* mkostemp() creates it 0600: never readable by others, whatever the
+       umask. */
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        set_status(e, HW_SNAP_ESYS, errno, "creating a temporary file in its directory");
+        free(tmp);
+        return -1;
+    }
+
+    /* From here on every failure removes the temporary file.  The target
+       changes only by the rename, all at once. */
+    int io_failed;
+    int rc = snap_write(g, reprs, fd, e->msg, sizeof(e->msg), &io_failed);
+    if (rc < 0) {
+        if (io_failed) {
+            set_status(e, HW_SNAP_ESYS, errno, "");
+        }
+        else if (errno == ENOMEM) {
+            e->status = HW_SNAP_ENOMEM;
+        }
+        else {
+            e->status = HW_SNAP_EDATA;
+        }
+    }
+    else if (fsync(fd) < 0) {
+        set_status(e, HW_SNAP_ESYS, errno, "");
+        rc = -1;
+    }
+    if (close(fd) < 0 && rc == 0) {
+        set_status(e, HW_SNAP_ESYS, errno, "");
+        rc = -1;
+    }
+    if (rc == 0 && rename(tmp, path) < 0) {
+        set_status(e, HW_SNAP_ESYS, errno, "renaming the temporary file over it");
+        rc = -1;
+    }
+    if (rc < 0) {
+        unlink(tmp);
+    }
+    else if (sync_dir(tmp, dir_len) < 0) {
+        set_status(e, HW_SNAP_ESYS, errno,
+                   "syncing its directory; the file is written but may not survive a crash");
+        rc = -1;
+    }
+    free(tmp);
+    return rc;
 }
