@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from heapwatch.django import delete_in_chunks
-from heapwatch.django.querysets import ChunkedDeleteError, ChunkedProtectedError
+from heapwatch.django.querysets import ChunkedDeleteError
 from tests.qsapp.models import (
     Child,
     GrandChild,
@@ -81,13 +81,17 @@ def test_property_same_state_and_counts(alias: str, spec: Any, group: int, chunk
     _build(alias, spec)
     try:
         expected = Parent.objects.using(alias).filter(group__lte=group).delete()
-    except ProtectedError:
-        # PROTECT: both refuse; the chunked one keeps the chunks before.
+    except ProtectedError as exc:
+        # PROTECT: both refuse, naming the same locks, and delete nothing.
+        locked = {lock.parent.name for lock in exc.protected_objects}
         _clear(alias)
         _build(alias, spec)
-        with pytest.raises(ProtectedError):
+        before = _state(alias)
+        with pytest.raises(ProtectedError) as info:
             delete_in_chunks(Parent.objects.using(alias).filter(group__lte=group), chunk,
                              progress=False)
+        assert _state(alias) == before
+        assert {lock.parent.name for lock in info.value.protected_objects} == locked
         return
     want = _state(alias)
     _clear(alias)
@@ -107,21 +111,20 @@ def test_counts_shape_matches_delete(alias: str) -> None:
     assert delete_in_chunks(Parent.objects.using(alias).all(), 2, progress=False) == (0, {})
 
 
-def test_protect_stops_and_reports(alias: str) -> None:
+def test_protect_refuses_before_deleting(alias: str) -> None:
+    """A protected row in the third chunk: nothing is deleted (see
+    tests/test_delete_protect.py for rows protected during the run)."""
     _build(alias, [(0, 1, 0, False)] * 4 + [(0, 1, 0, True)] + [(0, 1, 0, False)] * 3)
     qs = Parent.objects.using(alias).order_by("pk")
     with pytest.raises(ProtectedError) as info:
         delete_in_chunks(qs, 2, progress=False)
     err = info.value
-    assert isinstance(err, ChunkedProtectedError) and isinstance(err, ChunkedDeleteError)
-    assert err.deleted[0] == 4 + 4 + 4  # two chunks: 4 parents, 4 children, 4 grandchildren
-    assert "12 rows were already deleted" in str(err)
-    assert isinstance(err.__cause__, ProtectedError)
-    assert len(list(err.protected_objects)) == 1
-    assert Parent.objects.using(alias).count() == 4  # the failing chunk rolled back
+    assert not isinstance(err, ChunkedDeleteError)
+    assert [lock.parent.name for lock in err.protected_objects] == ["p4"]
+    assert Parent.objects.using(alias).count() == 8
     Lock.objects.using(alias).all().delete()
-    total, counts = delete_in_chunks(qs, 2, progress=False)  # continues
-    assert counts["qsapp.Parent"] == 4 and Parent.objects.using(alias).count() == 0
+    total, counts = delete_in_chunks(qs, 2, progress=False)
+    assert counts["qsapp.Parent"] == 8 and Parent.objects.using(alias).count() == 0
 
 
 @pytest.fixture
@@ -195,8 +198,11 @@ def test_queries_bounded_per_chunk(alias: str) -> None:
     with CaptureQueriesContext(connections[alias]) as ctx:
         delete_in_chunks(Parent.objects.using(alias).all(), 10, progress=False)
     sql = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"].upper()]
-    # 3 chunks (+ one empty pk select is avoided: last chunk short? 30/10 -> one more)
-    assert len(sql) <= 4 + 3 * 5, sql
+    # 3 full chunks and an empty pk select, twice: first to check the Lock
+    # PROTECT foreign key (one query per chunk), then to delete.
+    check, delete = sql[:4 + 3], sql[4 + 3:]
+    assert sum("qsapp_lock" in s for s in check) == 3, check
+    assert len(delete) <= 4 + 3 * 5, delete
 
 
 def test_progress_forced_text_fallback(alias: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -219,7 +225,7 @@ def test_command_dry_run_and_delete(alias: str) -> None:
     out = io.StringIO()
     call_command("delete_in_chunks", "qsapp.Parent", "--filter", "group=0", "--filter",
                  "name__startswith=p", "--chunk-size", "2", "--database", alias,
-                 "--no-progress", stdout=out)
+                 "--no-progress", "--noinput", stdout=out)
     assert "deleted 12 rows" in out.getvalue()
     assert Parent.objects.using(alias).count() == 2
 
@@ -233,8 +239,8 @@ def test_command_errors(alias: str) -> None:
         call_command("delete_in_chunks", "qsapp.Parent", "--filter", "nope=1", "--database", alias)
     _build(alias, [(0, 0, 0, True)])
     with pytest.raises(CommandError, match="protected|Cannot delete"):
-        call_command("delete_in_chunks", "qsapp.Parent", "--database", alias, "--no-progress",
-                     stdout=io.StringIO())
+        call_command("delete_in_chunks", "qsapp.Parent", "--all", "--database", alias,
+                     "--no-progress", "--noinput", stdout=io.StringIO())
 
 
 def _sql(ctx: CaptureQueriesContext) -> list[str]:

@@ -198,3 +198,11 @@ def test_top_level_namespace_is_the_public_api() -> None:
     assert public == set(heapwatch.__all__)
     for name in heapwatch.__all__:
         assert getattr(heapwatch, name).__module__.startswith("heapwatch")
+
+
+def test_django_namespace_is_its_public_api() -> None:
+    import heapwatch.django as hd
+
+    public = {n for n in dir(hd)
+              if not n.startswith("_") and not isinstance(getattr(hd, n), types.ModuleType)}
+    assert public == set(hd.__all__)

@@ -1,11 +1,12 @@
 """Models for the streaming and chunked-deletion tests (tests/test_querysets.py,
-tests/test_delete_in_chunks.py).  No migrations: the test runner creates the
-tables with run_syncdb."""
+tests/test_stream_*.py, tests/test_delete_in_chunks.py, tests/test_delete_*.py).
+No migrations: the test runner creates the tables with run_syncdb."""
 
 from __future__ import annotations
 
 import uuid
 
+from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
 from django.db import models
 
 
@@ -107,3 +108,87 @@ class Record(models.Model):
     place = models.ForeignKey(Place, on_delete=models.CASCADE)
     name = models.CharField(max_length=40)
     value = models.IntegerField()
+
+
+# Streaming through joins that repeat rows (tests/test_stream_joins.py).
+
+
+class Book(models.Model):
+    title = models.CharField(max_length=30)
+    price = models.IntegerField(null=True)
+    tags = models.ManyToManyField(Tag, related_name="books")
+
+
+class Review(models.Model):
+    book = models.ForeignKey(Book, on_delete=models.CASCADE)
+    stars = models.IntegerField()
+
+
+# PROTECT and RESTRICT (tests/test_delete_protect.py): the example of Django's
+# documentation for RESTRICT, with a PROTECT two cascades away from Artist.
+
+
+class Artist(models.Model):
+    name = models.CharField(max_length=20, default="")
+
+
+class Album(models.Model):
+    artist = models.ForeignKey(Artist, on_delete=models.CASCADE)
+
+
+class Song(models.Model):
+    artist = models.ForeignKey(Artist, on_delete=models.CASCADE)
+    album = models.ForeignKey(Album, on_delete=models.RESTRICT)
+
+
+class Award(models.Model):
+    album = models.ForeignKey(Album, on_delete=models.PROTECT)
+
+
+# A generic relation whose objects are protected.
+
+
+class Label(models.Model):
+    # No constraint: run_syncdb creates this unmigrated app's tables before
+    # contenttypes' migrations create the table it would reference.
+    content_type = models.ForeignKey("contenttypes.ContentType", on_delete=models.CASCADE,
+                                     db_constraint=False)
+    object_id = models.PositiveIntegerField()
+    target = GenericForeignKey("content_type", "object_id")
+
+
+class Sticker(models.Model):
+    label = models.ForeignKey(Label, on_delete=models.PROTECT)
+
+
+class Poster(models.Model):
+    labels = GenericRelation(Label)
+
+
+# Two foreign keys from one fast-deleted model: an IN list of two parameters
+# per primary key (tests/test_delete_args.py).
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=20, default="")
+
+
+class Match(models.Model):
+    home = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="home_matches")
+    away = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="away_matches")
+
+
+# Multi-table inheritance: deleting a Hall deletes its Venue row, which lifts
+# a RESTRICT on the Venue (tests/test_delete_protect.py).
+
+
+class Landlord(models.Model):
+    name = models.CharField(max_length=20, default="")
+
+
+class Venue(models.Model):
+    landlord = models.ForeignKey(Landlord, on_delete=models.RESTRICT, related_name="venues")
+
+
+class Hall(Venue):
+    manager = models.ForeignKey(Landlord, on_delete=models.CASCADE, related_name="halls")

@@ -5,18 +5,25 @@ guard, and bounded-memory streaming and deletion of querysets.
     MIDDLEWARE += ["heapwatch.django.middleware.HeapWatchMiddleware"]
 """
 
-from __future__ import annotations
+__all__ = ["HugeQuerySetError", "delete_in_chunks", "stream"]
 
-from typing import Any
+_LAZY = {
+    "stream": "heapwatch.django.querysets",
+    "delete_in_chunks": "heapwatch.django.querysets",
+    "HugeQuerySetError": "heapwatch.django.guard",
+}
 
-__all__ = ["delete_in_chunks", "stream"]
 
-
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     # Lazy, so importing heapwatch.django does not import Django models
     # before the app registry is ready.
-    if name in ("stream", "delete_in_chunks"):
-        from heapwatch.django import querysets
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'heapwatch.django' has no attribute {name!r}")
+    from importlib import import_module
 
-        return getattr(querysets, name)
-    raise AttributeError(f"module 'heapwatch.django' has no attribute {name!r}")
+    return getattr(import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

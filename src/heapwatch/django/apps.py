@@ -4,7 +4,16 @@ from django.apps import AppConfig
 
 
 class HeapWatchConfig(AppConfig):
-    name = "heapwatch.django"
+    """INSTALLED_APPS += ["heapwatch.django"] finds this config (default).
+
+    Its name is the top-level package "heapwatch", not "heapwatch.django":
+    `manage.py help` lists an app's commands under the last component of the
+    name, and Django loads them from <name>.management.commands, so they
+    live in heapwatch/management/commands and are listed under [heapwatch].
+    The heapwatch package has no models, templates or migrations of its own.
+    """
+
+    name = "heapwatch"
     label = "heapwatch"
     verbose_name = "heapwatch"
     default = True

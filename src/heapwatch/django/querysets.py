@@ -1,35 +1,5 @@
-"""Bounded-memory iteration and deletion of big querysets.
-
-stream(queryset, chunk_size) pages through a queryset by keyset ("seek")
-pagination: each chunk is one ordinary query
-
-    ... WHERE <queryset's filters> AND (rows after the last key) ORDER BY <keys> LIMIT n
-
-in autocommit, so no server-side cursor and no transaction stays open between
-chunks, and at most one chunk of rows is alive in this function at a time.
-The key is the queryset's own ordering (explicit, else Meta.ordering, else the
-primary key) with the primary key appended when the ordering might not be
-unique.  "Rows after the key" is the expanded form
-
-    (k1 > x1) OR (k1 = x1 AND k2 > x2) OR (k1 = x1 AND k2 = x2 AND k3 > x3) ...
-
-with < for descending columns, or the row value (k1, k2, k3) > (x1, x2, x3)
-where that means the same (no nullable column, one direction) and the backend
-has row values (Django >= 5.2's tuple lookups; PostgreSQL, MySQL): it lets
-the database seek a multi-column index.  Nullable columns are handled, not
-rejected: where NULLs sort (connection.features.nulls_order_largest, or an
-explicit nulls_first / nulls_last) decides whether "after x" includes
-"IS NULL" and whether "after NULL" is "IS NOT NULL" or nothing.
-
-Speed: the page query is built and compiled once per pattern of NULL key
-values and then reused with new parameters (_Page), rows are built one at a
-time from each fetched chunk (no list of a chunk's instances unless
-prefetch_related needs one), and each chunk is read with one fetchmany().
-
-Invariant: a row that exists from the first query to the last, and whose key
-columns do not change, is yielded exactly once, because the keys yielded are
-strictly increasing in the ordering and each chunk starts strictly after the
-last key yielded.  Rows inserted or deleted meanwhile may or may not appear.
+"""Bounded-memory deletion of big querysets: delete_in_chunks().  (stream()
+lives in heapwatch.django.streaming and is re-exported here.)
 
 delete_in_chunks(queryset, chunk_size) fetches the primary keys a chunk at a
 time (values_list, keyset by pk) and deletes each chunk in its own transaction
@@ -40,21 +10,36 @@ directly, one per table, without loading the chunk's rows; otherwise the
 Collector does the work, except that the tail of its deletion order (models
 without delete signal receivers) is deleted with one DELETE per table instead
 of one per 100 rows.  See _delete_chunk().
+
+Invariant: the delete refuses exactly when queryset.delete() would, before
+deleting anything.  QuerySet.delete() collects everything first and refuses
+when a PROTECT foreign key references a row its cascade reaches, or a
+RESTRICT one references such a row from a row the cascade does not also
+delete.  Chunk by chunk, the first is a property of each chunk, but the
+second is not: a row restricted by one chunk's cascade may be deleted by
+another chunk's.  So before the first delete, _check_protection() walks each
+chunk's cascade, querying only the relations on a path to a PROTECT or
+RESTRICT foreign key (primary keys only, one chunk's cascade at a time),
+raises what QuerySet.delete() would raise, and returns the restricted rows
+that another chunk's cascade deletes; the chunk that meets one first deletes
+it with its own cascade (_admit_restricted()).  Rows written after that check
+are met by the Collector of the chunk they concern: that chunk rolls back and
+ChunkedProtectedError / ChunkedRestrictedError say what was deleted before.
 """
 
 from __future__ import annotations
 
 import operator
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import reduce
-from typing import Any
+from itertools import chain
+from typing import Any, Union
 
-from django.core.exceptions import EmptyResultSet, FieldDoesNotExist
 from django.db import connections, router, transaction
-from django.db.models import F, Q
+from django.db.models import CASCADE, PROTECT, RESTRICT, Q, QuerySet
 from django.db.models import sql
 from django.db.models.deletion import (
     DO_NOTHING,
@@ -63,487 +48,29 @@ from django.db.models.deletion import (
     RestrictedError,
     get_candidate_relations_to_delete,
 )
+from django.db.models.query import ModelIterable
 from django.db.models.signals import post_delete, pre_delete
-from django.db.models.expressions import OrderBy
-from django.db.models.lookups import Exact, GreaterThan, IsNull, LessThan
-from django.db.models.query import (
-    FlatValuesListIterable,
-    ModelIterable,
-    NamedValuesListIterable,
-    ValuesIterable,
-    ValuesListIterable,
+
+from heapwatch.django.streaming import (
+    _check_chunk_size,
+    _check_in_list,
+    _check_queryset,
+    _max_query_params,
+    _pk_fields,
+    _repeating_joins,
+    stream,
 )
-from django.db.models.utils import create_namedtuple_class
 
 __all__ = [
     "ChunkedDeleteError",
     "ChunkedProtectedError",
     "ChunkedRestrictedError",
+    "count_in_chunks",
     "delete_in_chunks",
     "stream",
 ]
 
-_KEY_PREFIX = "_heapwatch_key_"
-
-
-def _check_chunk_size(chunk_size: object) -> int:
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
-        raise TypeError(f"chunk_size must be an int, not {type(chunk_size).__name__}")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    return chunk_size
-
-
-# ---------------------------------------------------------------------------
-# The key: which columns, which direction, where NULLs go
-# ---------------------------------------------------------------------------
-
-
-@dataclass
-class _Key:
-    name: str            # a lookup path or an annotation name, usable in filter()
-    descending: bool
-    nulls_first: bool | None
-    nulls_last: bool | None
-    nullable: bool
-    attname: str | None  # read from model instances by attribute when set
-    alias: str | None = None  # hidden annotation holding the value otherwise
-
-    def order_by(self) -> OrderBy:
-        kwargs: dict[str, Any] = {}
-        if self.nulls_first:
-            kwargs["nulls_first"] = True
-        if self.nulls_last:
-            kwargs["nulls_last"] = True
-        f = F(self.name)
-        return f.desc(**kwargs) if self.descending else f.asc(**kwargs)
-
-    def nulls_after(self, largest: bool) -> bool:
-        """Whether NULLs come after every value in this column's order."""
-        if self.nulls_last:
-            return True
-        if self.nulls_first:
-            return False
-        return largest != self.descending
-
-
-def _pk_names(model: Any) -> list[str]:
-    pk = model._meta.pk
-    fields = getattr(pk, "fields", None)  # CompositePrimaryKey (Django 5.2)
-    if fields is not None and not pk.concrete:
-        return [f.name for f in fields]
-    return [pk.name]
-
-
-def _resolve(queryset: Any, name: str) -> tuple[bool, bool, str | None]:
-    """(nullable, unique_pk_part, attname when a local concrete field)."""
-    query = queryset.query
-    if name in query.annotations:
-        return True, False, None
-    opts = queryset.model._meta
-    parts = name.split("__")
-    nullable = False
-    field: Any = None
-    for i, part in enumerate(parts):
-        try:
-            field = opts.pk if part == "pk" else opts.get_field(part)
-        except FieldDoesNotExist:
-            raise ValueError(
-                f"stream() cannot order by {name!r}: not a field or annotation "
-                f"of {queryset.model.__name__}"
-            ) from None
-        if field.is_relation and (field.many_to_many or field.one_to_many):
-            raise ValueError(
-                f"stream() cannot page an ordering through the multi-valued "
-                f"relation {name!r}"
-            )
-        nullable = nullable or bool(getattr(field, "null", False))
-        if field.is_relation and not field.concrete:
-            nullable = True  # reverse one-to-one: the row may not exist
-        last = i == len(parts) - 1
-        if field.is_relation:
-            if last:
-                if field.related_model._meta.ordering:
-                    raise ValueError(
-                        f"stream() cannot page order_by({name!r}): it sorts by "
-                        f"{field.related_model.__name__}.Meta.ordering; order by "
-                        f"the related fields explicitly"
-                    )
-            else:
-                opts = field.related_model._meta
-        elif not last:
-            raise ValueError(f"stream() cannot order by the transform {name!r}")
-    local = len(parts) == 1 and getattr(field, "concrete", False)
-    is_pk = len(parts) == 1 and (parts[0] == "pk" or getattr(field, "primary_key", False))
-    return nullable, is_pk, (field.attname if local else None)
-
-
-def _loaded(queryset: Any, name: str) -> bool:
-    names, defer = queryset.query.deferred_loading
-    if defer:
-        return name not in names
-    return not names or name in names
-
-
-def _keys(queryset: Any) -> list[_Key]:
-    query = queryset.query
-    model = queryset.model
-    if query.order_by:
-        ordering = list(query.order_by)
-    elif query.default_ordering and model._meta.ordering:
-        ordering = list(model._meta.ordering)
-    else:
-        ordering = []
-    pk_names = _pk_names(model)
-    keys: list[_Key] = []
-    seen_pk: set[str] = set()
-    for item in ordering:
-        nulls_first = nulls_last = None
-        if isinstance(item, str):
-            if item == "?":
-                raise ValueError("stream() cannot page a random ordering ('?')")
-            descending = item.startswith("-")
-            name = item.lstrip("-+")
-            if "." in name:
-                raise ValueError(f"stream() cannot page the raw ordering {item!r}")
-        else:
-            expr, descending = item, False
-            if isinstance(expr, OrderBy):
-                descending = expr.descending
-                nulls_first, nulls_last = expr.nulls_first, expr.nulls_last
-                expr = expr.expression
-            if not isinstance(expr, F):
-                raise ValueError(
-                    f"stream() pages orderings by field or annotation names; annotate "
-                    f"{item!r} and order by the annotation instead"
-                )
-            name = expr.name
-        names = pk_names if name == "pk" else [name]
-        for n in names:
-            nullable, is_pk, attname = _resolve(queryset, n)
-            if attname is not None and not (is_pk or _loaded(queryset, n)):
-                attname = None
-            if n in query.annotations and n in query.annotation_select:
-                attname = n  # selected annotations are instance attributes
-            keys.append(_Key(n, descending, nulls_first, nulls_last, nullable, attname))
-            if is_pk or n in pk_names:
-                seen_pk.add(n)
-        if seen_pk >= set(pk_names):
-            return keys  # unique from here on: later columns never decide
-    for n in pk_names:
-        if n not in seen_pk:
-            keys.append(_Key(n, False, None, None, False, model._meta.get_field(n).attname))
-    return keys
-
-
-def _row_value_lookup(keys: list[_Key], connection: Any) -> Any:
-    """The lookup class for `(k1, k2, ...) > (x1, x2, ...)` (< when
-    descending) when that is the same as the expanded form: two or more key columns,
-    none nullable, one direction, and a backend with row values (Django 5.2's
-    tuple lookups; SQLite and Oracle fall back to the expanded form there).
-    A row-value comparison lets PostgreSQL and MySQL seek a multi-column
-    index instead of filtering the OR form row by row.  None otherwise."""
-    if len(keys) < 2 or any(k.nullable for k in keys):
-        return None
-    if len({k.descending for k in keys}) != 1:
-        return None
-    if not getattr(connection.features, "supports_tuple_lookups", False):
-        return None
-    try:
-        from django.db.models.fields import tuple_lookups
-    except ImportError:  # Django < 5.2
-        return None
-    return tuple_lookups.TupleLessThan if keys[0].descending else tuple_lookups.TupleGreaterThan
-
-
-class _Mark:
-    """A compiled parameter that came from a key value (see _Page)."""
-
-    __slots__ = ("lookup", "j", "value")
-
-    def __init__(self, lookup: Any, j: int, value: Any) -> None:
-        self.lookup, self.j, self.value = lookup, j, value
-
-
-class _MarkingLookup:
-    """Mixin for the lookups _Page builds: while a page query is compiled the
-    first time, the parameters this lookup adds are wrapped in _Mark so that
-    their positions in the SQL's parameter list are known; later chunks reuse
-    the SQL and only recompute these parameters."""
-
-    _hw_key: int | None = None  # which key value is the rhs; None: all (row value)
-    _hw_mark = False
-
-    def process_rhs(self, compiler: Any, connection: Any) -> Any:
-        sql, params = super().process_rhs(compiler, connection)  # type: ignore[misc]
-        if self._hw_mark:
-            params = [_Mark(self, j, p) for j, p in enumerate(params)]
-        return sql, params
-
-
-_lookup_classes: dict[type, type] = {}
-
-
-def _marking(cls: type) -> type:
-    if cls not in _lookup_classes:
-        _lookup_classes[cls] = type(f"_Marking{cls.__name__}", (_MarkingLookup, cls), {})
-    return _lookup_classes[cls]
-
-
-def _lookup(cls: type, lhs: Any, rhs: Any, key: int | None) -> Any:
-    lk = _marking(cls)(lhs, rhs)
-    lk._hw_key = key
-    lk._hw_mark = True
-    return lk
-
-
-def _value_kind(value: Any) -> str:
-    """What about a key value changes the SQL Django compiles for it, not
-    just a parameter: None (IS NULL), and True/False (a boolean column is
-    compared as `col` / `NOT col`)."""
-    if value is None:
-        return "null"
-    if value is True or value is False:
-        return str(value)
-    return "value"
-
-
-class _Page:
-    """The query for "the next chunk after key values like these", compiled
-    once and reused with new key values: building and compiling the
-    queryset again for every chunk costs about as much as running it.
-
-    The _value_kind() of each key value fixes the SQL; the values only
-    change parameters, found by the marks above.  The page queryset's
-    compiler is kept and handed to the iterable class for every chunk, with
-    the SQL and the new parameters."""
-
-    def __init__(self, base: Any, keys: list[_Key], values: list[Any], largest: bool,
-                 row_value: Any, chunk_size: int) -> None:
-        self.page = page = base._chain()  # base is sliced: add to its query directly
-        self.chunk_size = chunk_size  # rows per fetchmany(), not Django's 100
-        query = page.query
-        cols = [query.resolve_ref(k.name, allow_joins=True) for k in keys]
-        query.add_q(_after_lookups(keys, values, largest, cols, row_value))
-        self.compiler = compiler = query.get_compiler(using=page.db)
-        self.empty = False
-        try:
-            sql, params = compiler.as_sql()
-        except EmptyResultSet:
-            self.empty = True
-            return
-        self.sql = sql
-        self.marks: list[tuple[int, Any, int]] = []
-        plain = list(params)
-        for i, p in enumerate(plain):
-            if isinstance(p, _Mark):
-                self.marks.append((i, p.lookup, p.j))
-                plain[i] = p.value
-        self.params = plain
-        self.current: tuple[str, Any] = (sql, tuple(plain))
-        lookups: dict[int, Any] = {}
-        for _, lk, _ in self.marks:
-            lk._hw_mark = False
-            lookups[id(lk)] = lk
-        self.lookups = list(lookups.values())
-        compiler.as_sql = lambda *args, **kwargs: self.current
-        query.get_compiler = lambda *args, **kwargs: compiler
-
-    def rows(self, values: list[Any] | None) -> Any:
-        """The iterable of the chunk after `values` (None: the values the
-        page was built with)."""
-        if values is not None:
-            params = list(self.params)
-            new: dict[int, list[Any]] = {}
-            connection = self.compiler.connection
-            for lk in self.lookups:
-                copy = lk.__class__.__new__(lk.__class__)
-                copy.__dict__.update(lk.__dict__)
-                copy.rhs = values[lk._hw_key] if lk._hw_key is not None else tuple(values)
-                copy.rhs = copy.get_prep_lookup()
-                new[id(lk)] = list(copy.process_rhs(self.compiler, connection)[1])
-            for i, lk, j in self.marks:
-                params[i] = new[id(lk)][j]
-            self.current = (self.sql, tuple(params))
-        return self.page._iterable_class(self.page, chunk_size=self.chunk_size)
-
-
-def _after_lookups(keys: list[_Key], values: list[Any], largest: bool, cols: list[Any],
-                   row_value: Any) -> Q:
-    """Rows strictly after the row whose key is `values`, as a Q of lookups
-    on the resolved key columns `cols` (see the module docstring)."""
-    if row_value is not None:
-        from django.db.models.fields.tuple_lookups import Tuple
-
-        return Q(_lookup(row_value, Tuple(*cols), tuple(values), None))
-    result = Q(pk__in=[])
-    equal = Q()
-    for i, (key, value, col) in enumerate(zip(keys, values, cols, strict=True)):
-        after_nulls = key.nulls_after(largest)
-        if value is None:
-            beyond = Q(IsNull(col, False)) if not after_nulls else None
-            same = Q(IsNull(col, True))
-        else:
-            beyond = Q(_lookup(LessThan if key.descending else GreaterThan, col, value, i))
-            if key.nullable and after_nulls:
-                beyond |= Q(IsNull(col, True))
-            same = Q(_lookup(Exact, col, value, i))
-        if beyond is not None:
-            result |= equal & beyond
-        equal &= same
-    return result
-
-
-def _check_streamable(queryset: Any) -> None:
-    query = queryset.query
-    if query.is_sliced:
-        raise TypeError("stream() cannot page a sliced queryset; filter it instead")
-    if query.combinator:
-        raise ValueError(f"stream() cannot page a {query.combinator}() queryset")
-    if query.distinct_fields:
-        raise ValueError("stream() cannot page distinct(*fields); use distinct() or no distinct")
-    values = queryset._iterable_class is not ModelIterable
-    if values and query.distinct:
-        raise ValueError(
-            "stream() cannot page distinct() values rows: the key columns it adds "
-            "would change which rows are distinct"
-        )
-    if values and query.group_by is not None:
-        raise ValueError("stream() cannot page values() grouped by an aggregate annotation")
-    if query.extra_order_by:
-        raise ValueError("stream() cannot page an extra(order_by=...) ordering")
-
-
-def stream(queryset: Any, chunk_size: int = 1000) -> Iterator[Any]:
-    """Yield what `queryset` yields, in its order, one chunk of rows at a time.
-
-    Works with filters, select_related, only/defer, annotations, values(),
-    values_list() (flat and named too), and prefetch_related (applied to each
-    chunk).  Raises TypeError/ValueError before any query for a bad
-    chunk_size, a sliced queryset, or a distinct()/ordering it cannot page.
-    """
-    chunk_size = _check_chunk_size(chunk_size)
-    _check_streamable(queryset)
-    keys = _keys(queryset)
-    return _stream(queryset, keys, chunk_size)
-
-
-def _stream(queryset: Any, keys: list[_Key], chunk_size: int) -> Iterator[Any]:
-    iterable = queryset._iterable_class
-    instances = iterable is ModelIterable
-    prefetch = list(queryset._prefetch_related_lookups)
-    base = queryset.prefetch_related(None) if prefetch else queryset._chain()
-    hidden: dict[str, Any] = {}
-    for i, key in enumerate(keys):
-        if not instances or key.attname is None:
-            key.alias = f"{_KEY_PREFIX}{i}"
-            hidden[key.alias] = F(key.name)
-    names: list[str] = []
-    if iterable is NamedValuesListIterable:
-        q = queryset.query
-        names = list(queryset._fields) or [*q.extra_select, *q.values_select,
-                                           *q.annotation_select]
-    if hidden:
-        base = base.annotate(**hidden)
-    base = base.order_by(*(k.order_by() for k in keys))
-    if not instances:
-        # Raw rows with the hidden keys at the end; mapped back below.
-        base._iterable_class = ValuesIterable if iterable is ValuesIterable else ValuesListIterable
-
-    nhidden = len(hidden)
-    shape: Callable[[Any], Any]
-    if iterable is ValuesIterable:
-        def shape(row: Any) -> Any:
-            for alias in hidden:
-                del row[alias]
-            return row
-    elif iterable is FlatValuesListIterable:
-        def shape(row: Any) -> Any:
-            return row[0]
-    elif iterable is NamedValuesListIterable:
-        tuple_class = create_namedtuple_class(*names)
-
-        def shape(row: Any) -> Any:
-            return tuple.__new__(tuple_class, row[:-nhidden])
-    elif iterable is ValuesListIterable:
-        def shape(row: Any) -> Any:
-            return row[:-nhidden]
-    elif instances:
-        def shape(row: Any) -> Any:
-            d = row.__dict__
-            for alias in hidden:
-                d.pop(alias, None)
-            return row
-    else:
-        raise ValueError(f"stream() does not know the iterable {iterable.__name__}")
-
-    # The key of a raw row (before shape()), read by one C-level getter: a
-    # value when there is one key column, a tuple otherwise.
-    get_key: Callable[[Any], Any]
-    if instances:
-        get_key = operator.attrgetter(*(k.alias or k.attname or k.name for k in keys))
-    elif iterable is ValuesIterable:
-        get_key = operator.itemgetter(*(k.alias for k in keys))
-    else:
-        get_key = operator.itemgetter(*range(-nhidden, 0))
-    single = len(keys) == 1
-    reshape = bool(hidden) or not instances
-    connection = connections[queryset.db]
-    largest = bool(connection.features.nulls_order_largest)
-    row_value = _row_value_lookup(keys, connection)
-    base = base[:chunk_size]
-    pages: dict[tuple[str, ...], _Page] = {}
-    last: list[Any] | None = None
-    kv: Any = None
-    while True:
-        if last is None:
-            page: Any = base._chain()
-            it = page._iterable_class(page, chunk_size=chunk_size)
-        else:
-            shape_of = tuple(map(_value_kind, last))
-            cached = pages.get(shape_of)
-            if cached is None:
-                cached = pages[shape_of] = _Page(base, keys, last, largest, row_value, chunk_size)
-                if cached.empty:
-                    return
-                it = cached.rows(None)
-            else:
-                it = cached.rows(last)
-        if prefetch:
-            rows = list(it)
-            if not rows:
-                return
-            kv = get_key(rows[-1])
-            n = len(rows)
-            if reshape:
-                rows = [shape(r) for r in rows]
-            from django.db.models import prefetch_related_objects
-
-            prefetch_related_objects(rows, *prefetch)
-            yield from rows
-            del rows
-        else:
-            # Rows built one by one from the fetched chunk (the cursor is
-            # already closed: chunked_fetch=False reads the chunk whole), so
-            # only the raw chunk and one row are alive, not a list of them.
-            # The key is read before the caller sees (and may change) a row.
-            n = 0
-            kv = None
-            for row in it:
-                n += 1
-                kv = get_key(row)
-                yield shape(row) if reshape else row
-            if n == 0:
-                return
-        del it
-        last = [kv] if single else list(kv)
-        if n < chunk_size:
-            return
-
-
-# ---------------------------------------------------------------------------
-# Deletion
-# ---------------------------------------------------------------------------
+Progress = Union[bool, None, Callable[[int, int], object]]
 
 
 class ChunkedDeleteError(Exception):
@@ -646,13 +173,26 @@ def _check_deletable(queryset: Any) -> None:
         raise TypeError(f"delete_in_chunks() cannot delete a {query.combinator}() queryset")
 
 
+def _check_progress(progress: object) -> None:
+    if not (progress is None or isinstance(progress, bool) or callable(progress)):
+        raise TypeError(f"progress must be None, a bool or a callable (done, total), "
+                        f"not {type(progress).__name__}")
+
+
+def _pks(queryset: Any) -> Any:
+    """The primary keys of `queryset`, each once (a join through a
+    multi-valued relation repeats them), in pk order."""
+    pks = queryset.order_by("pk").values_list("pk", flat=True)
+    if queryset.query.distinct or _repeating_joins(queryset):
+        pks = pks.distinct()
+    return pks
+
+
 def pk_chunks(queryset: Any, chunk_size: int) -> Iterator[list[Any]]:
     """Lists of at most chunk_size primary keys of `queryset`, in pk order,
     keyset-paged (pk > last) so that deleting a chunk before asking for the
     next one is safe."""
-    pks = queryset.order_by("pk").values_list("pk", flat=True)
-    if queryset.query.distinct:
-        pks = pks.distinct()
+    pks = _pks(queryset)
     last: Any = None
     while True:
         page = pks if last is None else pks.filter(pk__gt=last)
@@ -663,6 +203,224 @@ def pk_chunks(queryset: Any, chunk_size: int) -> Iterator[list[Any]]:
         yield chunk
         if len(chunk) < chunk_size:
             return
+
+
+def _batches(items: list[Any], size: int | None) -> Iterator[list[Any]]:
+    step = size or len(items) or 1
+    for i in range(0, len(items), step):
+        yield items[i:i + step]
+
+
+# ---------------------------------------------------------------------------
+# PROTECT and RESTRICT, for the whole queryset before the first delete
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Edge:
+    """Rows of `model` that deleting rows of the model walked reaches: through
+    the foreign key `field` of `model`, whose on_delete is `action`
+    ("protect", "restrict", "cascade"); for "generic", through the generic
+    relation `field` of the model walked; for "parent", the multi-table
+    parent rows (`model`, by the link `field` of the model walked), which
+    Collector deletes without following their relations: the walked model's
+    relations include those to its parents."""
+
+    action: str
+    model: Any
+    field: Any
+
+    def key(self) -> str:
+        """How Django's errors name the relation: 'Model.field'."""
+        return f"'{self.field.model.__name__}.{self.field.name}'"
+
+
+_ACTIONS = {PROTECT: "protect", RESTRICT: "restrict", CASCADE: "cascade"}
+
+
+def _edges(model: Any) -> list[_Edge]:
+    """The relations Collector.collect() follows from `model` rows, in its
+    order, that can delete rows or refuse.  SET_NULL, SET_DEFAULT, SET(),
+    DO_NOTHING and database-level actions only update or leave rows; a custom
+    on_delete function is not followed (its chunk's Collector still runs it)."""
+    edges = [_Edge("parent", parent, link)
+             for parent, link in model._meta.concrete_model._meta.parents.items() if link]
+    for related in get_candidate_relations_to_delete(model._meta):
+        action = _ACTIONS.get(related.field.remote_field.on_delete)
+        if action is not None:
+            edges.append(_Edge(action, related.related_model, related.field))
+    for field in model._meta.private_fields:
+        if hasattr(field, "bulk_related_objects"):
+            edges.append(_Edge("generic", field.remote_field.model, field))
+    return edges
+
+
+def _guard_plan(model: Any) -> dict[Any, list[_Edge]]:
+    """{model: edges to follow} over the models a delete of `model` rows
+    cascades to, keeping a cascade only where it leads to a PROTECT or
+    RESTRICT foreign key or to a model one restricts (deleting its rows
+    lifts the restriction); empty when nothing can refuse the delete."""
+    edges: dict[Any, list[_Edge]] = {}
+    todo = [model]
+    while todo:
+        m = todo.pop()
+        if m not in edges:
+            edges[m] = _edges(m)
+            todo.extend(e.model for e in edges[m] if e.action not in ("protect", "restrict"))
+    restricted = {e.model for es in edges.values() for e in es if e.action == "restrict"}
+    wanted = {m for m, es in edges.items()
+              if m in restricted or any(e.action in ("protect", "restrict") for e in es)}
+    grew = True
+    while grew:
+        grew = False
+        for m, es in edges.items():
+            if m not in wanted and any(e.model in wanted for e in es):
+                wanted.add(m)
+                grew = True
+    if model not in wanted:
+        return {}
+    return {m: [e for e in es if e.action in ("protect", "restrict") or e.model in wanted]
+            for m, es in edges.items() if m in wanted}
+
+
+class _Walk:
+    """What deleting one chunk reaches along a _guard_plan(): the primary keys
+    of the rows its cascade deletes (.reached, per model), the objects that
+    protect them (.protected, per edge of the top model, as Django's error
+    names them) and the primary keys of the rows that restrict them
+    (.restricted, per RESTRICT edge)."""
+
+    def __init__(self, plan: dict[Any, list[_Edge]], db: str, limit: int | None) -> None:
+        self.plan, self.db, self.limit = plan, db, limit
+        self.reached: defaultdict[Any, set[Any]] = defaultdict(set)
+        self.protected: defaultdict[_Edge, list[Any]] = defaultdict(list)
+        self.restricted: defaultdict[_Edge, set[Any]] = defaultdict(set)
+
+    def run(self, model: Any, pks: list[Any], cascades_only: bool = False) -> None:
+        """Walk from the `model` rows `pks`; with cascades_only, only to fill
+        .reached."""
+        # (model, primary keys, the top model's edge they come from, whether
+        # to follow their relations or, for parent rows, only their parents)
+        stack: list[tuple[Any, list[Any], _Edge | None, bool]] = [(model, pks, None, True)]
+        while stack:
+            m, rows, top, related = stack.pop()
+            seen = self.reached[m]
+            new = [pk for pk in dict.fromkeys(rows) if pk not in seen]
+            if not new:
+                continue
+            seen.update(new)
+            for edge in self.plan[m]:
+                if edge.action == "parent":
+                    stack.append((edge.model, self._parent_pks(m, edge.field, new),
+                                  top or edge, False))
+                    continue
+                if not related or cascades_only and edge.action in ("protect", "restrict"):
+                    continue
+                for part in _batches(new, self._batch(m, edge)):
+                    qs = self._referencing(edge, m, part)
+                    if edge.action == "protect":
+                        if objs := list(qs):
+                            self.protected[top or edge].extend(objs)
+                    elif found := list(qs.values_list("pk", flat=True)):
+                        if edge.action == "restrict":
+                            self.restricted[edge].update(found)
+                        else:
+                            stack.append((edge.model, found, top or edge, True))
+
+    def _batch(self, model: Any, edge: _Edge) -> int | None:
+        """Primary keys per query: the IN list takes as many parameters as
+        the widest of the foreign key and the primary keys of both ends."""
+        if self.limit is None:
+            return None
+        width = max(len(_pk_fields(model)), len(_pk_fields(edge.model)),
+                    len(getattr(edge.field, "foreign_related_fields", ())))
+        return max(1, self.limit // width)
+
+    def _parent_pks(self, model: Any, link: Any, pks: list[Any]) -> list[Any]:
+        if link is model._meta.pk:
+            return pks
+        found: list[Any] = []
+        for part in _batches(pks, self.limit):
+            found += model._base_manager.using(self.db).filter(pk__in=part).values_list(
+                link.attname, flat=True)
+        return found
+
+    def _referencing(self, edge: _Edge, model: Any, pks: list[Any]) -> Any:
+        """The edge.model rows that reference the `model` rows `pks`, as
+        Collector.related_objects() (or bulk_related_objects()) selects them."""
+        if edge.action == "generic":
+            objs = model._base_manager.using(self.db).filter(pk__in=pks).only("pk")
+            return edge.field.bulk_related_objects(list(objs), self.db)
+        targets = edge.field.foreign_related_fields
+        values: Any = pks
+        if len(targets) != 1 or targets[0] is not model._meta.pk:
+            # A to_field, a multi-table parent's key, several columns: match
+            # instances, as the Collector does.
+            values = list(model._base_manager.using(self.db).filter(pk__in=pks)
+                          .only(*(t.name for t in targets)))
+        return edge.model._base_manager.using(self.db).filter(
+            **{f"{edge.field.name}__in": values})
+
+
+def _check_protection(queryset: Any, db: str, chunk_size: int,
+                      limit: int | None) -> dict[Any, set[Any]]:
+    """Raise the ProtectedError or RestrictedError that queryset.delete()
+    would raise, naming the same objects, before deleting anything.
+    Otherwise return the rows that a RESTRICT foreign key protects from one
+    chunk's cascade but another chunk's cascade deletes, {model: primary
+    keys}; usually none.
+
+    Two passes over the chunks, the second only when some chunk's cascade
+    does not delete all it restricts: then whether another one's does."""
+    model = queryset.model
+    plan = _guard_plan(model)
+    if not plan:
+        return {}
+    protected: defaultdict[_Edge, list[Any]] = defaultdict(list)
+    pending: defaultdict[_Edge, set[Any]] = defaultdict(set)
+    for chunk in pk_chunks(queryset, chunk_size):
+        walk = _Walk(plan, db, limit)
+        walk.run(model, chunk)
+        for edge, objs in walk.protected.items():
+            protected[edge].extend(objs)
+        for edge, pks in walk.restricted.items():
+            if left := pks - walk.reached[edge.model]:
+                pending[edge] |= left
+    if protected:
+        order = plan[model].index
+        raise ProtectedError(
+            f"Cannot delete some instances of model {model.__name__!r} because they are "
+            f"referenced through protected foreign keys: "
+            f"{', '.join(e.key() for e in sorted(protected, key=order))}.",
+            set(chain.from_iterable(protected.values())),
+        )
+    allowed: defaultdict[Any, set[Any]] = defaultdict(set)
+    if pending:
+        for chunk in pk_chunks(queryset, chunk_size):
+            walk = _Walk(plan, db, limit)
+            walk.run(model, chunk, cascades_only=True)
+            for edge, pks in pending.items():
+                gone = pks & walk.reached[edge.model]
+                pks -= gone
+                allowed[edge.model] |= gone
+    refused = {edge: pks for edge, pks in pending.items() if pks}
+    if refused:
+        restricted: set[Any] = set()
+        for edge, pks in refused.items():
+            for part in _batches(list(pks), limit):
+                restricted.update(edge.model._base_manager.using(db).filter(pk__in=part))
+        raise RestrictedError(
+            f"Cannot delete some instances of model {model.__name__!r} because they are "
+            f"referenced through restricted foreign keys: "
+            f"{', '.join(dict.fromkeys(e.key() for e in refused))}.",
+            restricted,
+        )
+    return dict(allowed)
+
+
+# ---------------------------------------------------------------------------
+# Deleting a chunk
+# ---------------------------------------------------------------------------
 
 
 def _has_listeners(model: Any) -> bool:
@@ -695,11 +453,15 @@ def _fast_dependents(model: Any, collector: Collector) -> dict[Any, list[Any]] |
     return plan
 
 
-def _delete_pks(model: Any, pks: list[Any], db: str) -> int:
-    """DeleteQuery.delete_batch() in one statement instead of one per 100."""
-    query = sql.DeleteQuery(model)
-    query.add_filter(f"{model._meta.pk.attname}__in", pks)
-    return int(query.do_query(model._meta.db_table, query.where, using=db))
+def _delete_pks(model: Any, pks: list[Any], db: str, limit: int | None) -> int:
+    """DeleteQuery.delete_batch() with as many keys per statement as the
+    database takes, instead of 100."""
+    n = 0
+    for part in _batches(pks, limit and max(1, limit // len(_pk_fields(model)))):
+        query = sql.DeleteQuery(model)
+        query.add_filter(f"{model._meta.pk.attname}__in", part)
+        n += int(query.do_query(model._meta.db_table, query.where, using=db))
+    return n
 
 
 def _sorted_ok(collector: Collector) -> bool:
@@ -712,7 +474,40 @@ def _sorted_ok(collector: Collector) -> bool:
     return True
 
 
-def _delete_chunk(model: Any, db: str, chunk: list[Any]) -> tuple[int, dict[str, int]]:
+def _admit_restricted(collector: Collector, allowed: dict[Any, set[Any]],
+                      model: Any) -> None:
+    """The closing check of Collector.collect(fail_on_restricted=True), except
+    that a restricted object in `allowed` (the whole delete removes it, see
+    _check_protection()) is collected now, with its own cascade, instead of
+    refusing the chunk."""
+    while True:
+        for m, instances in list(collector.data.items()):
+            collector.clear_restricted_objects_from_set(m, instances)
+        for qs in collector.fast_deletes:
+            collector.clear_restricted_objects_from_queryset(qs.model, qs)
+        early: defaultdict[Any, list[Any]] = defaultdict(list)
+        refused: defaultdict[str, list[Any]] = defaultdict(list)
+        for m, fields in collector.restricted_objects.items():
+            for field, objs in fields.items():
+                for obj in objs:
+                    if obj.pk in allowed.get(m, ()):
+                        early[m].append(obj)
+                    else:
+                        refused[f"'{m.__name__}.{field.name}'"].append(obj)
+        if refused:
+            raise RestrictedError(
+                f"Cannot delete some instances of model {model.__name__!r} because they "
+                f"are referenced through restricted foreign keys: {', '.join(refused)}.",
+                set(chain.from_iterable(refused.values())),
+            )
+        if not early:
+            return
+        for objs in early.values():
+            collector.collect(objs, fail_on_restricted=False)
+
+
+def _delete_chunk(model: Any, db: str, chunk: list[Any], allowed: dict[Any, set[Any]],
+                  limit: int | None) -> tuple[int, dict[str, int]]:
     """Model._base_manager.filter(pk__in=chunk).delete(), with the same effects
     and counts, in fewer queries (the caller holds the transaction):
 
@@ -721,8 +516,10 @@ def _delete_chunk(model: Any, db: str, chunk: list[Any]) -> tuple[int, dict[str,
       with the filters Django's Collector would use for its fast deletes;
     - else Django's Collector does the work, except that the models at the
       end of its deletion order that have no delete signal receivers are
-      deleted afterwards, in that same order, with one DELETE each instead of
-      one per 100 rows (DeleteQuery.delete_batch's GET_ITERATOR_CHUNK_SIZE).
+      deleted afterwards, in that same order, with one DELETE each (per
+      `limit` keys) instead of one per 100 rows (DeleteQuery.delete_batch's
+      GET_ITERATOR_CHUNK_SIZE); and that the restricted rows in `allowed`
+      are deleted too (_admit_restricted).
     """
     qs = model._base_manager.using(db).filter(pk__in=chunk)
     counts: Counter[str] = Counter()
@@ -743,7 +540,9 @@ def _delete_chunk(model: Any, db: str, chunk: list[Any]) -> tuple[int, dict[str,
     qs.query.select_for_update = False
     qs.query.select_related = False
     qs.query.clear_ordering(force=True)
-    collector.collect(qs)
+    collector.collect(qs, fail_on_restricted=not allowed)
+    if allowed:
+        _admit_restricted(collector, allowed, model)
     collector.sort()
     tail: list[tuple[Any, list[Any]]] = []
     if _sorted_ok(collector):
@@ -760,39 +559,109 @@ def _delete_chunk(model: Any, db: str, chunk: list[Any]) -> tuple[int, dict[str,
         _, per = collector.delete()
         counts.update(per)
     for m, pks in reversed(tail):
-        n = _delete_pks(m, pks, db)
+        n = _delete_pks(m, pks, db, limit)
         if n:
             counts[m._meta.label] += n
     return sum(counts.values()), dict(counts)
 
 
-def delete_in_chunks(
-    queryset: Any, chunk_size: int = 1000, progress: bool | None = None
-) -> tuple[int, dict[str, int]]:
-    """Delete what `queryset` selects, chunk by chunk, each in its own
-    transaction; return (total, {label: count}) like QuerySet.delete().
+def _params_per_pk(model: Any, db: str) -> int:
+    """Parameters per primary key in the largest IN list a chunk makes: its
+    columns, or the foreign keys that one fast-deleted model has to it
+    (_delete_chunk ORs an IN list per key)."""
+    plan = _fast_dependents(model, Collector(using=db))
+    return max([len(_pk_fields(model)), *(len(fields) for fields in (plan or {}).values())])
 
-    progress: None shows a bar (rich or tqdm) when one is installed and stderr
-    is a terminal; True always (a plain text line without rich/tqdm); False
-    never.  On failure raises ChunkedDeleteError (see there).
-    """
+
+def _prepare(queryset: Any, chunk_size: object, function: str) -> tuple[Any, str, int | None]:
+    """The checks delete_in_chunks() makes before any query; then the
+    queryset on the database it deletes from, that alias, and how many
+    parameters a query there takes (None: no limit)."""
+    _check_queryset(queryset, function)
     chunk_size = _check_chunk_size(chunk_size)
     _check_deletable(queryset)
     model = queryset.model
     db = queryset._db or router.db_for_write(model, **queryset._hints)
-    queryset = queryset.using(db)
+    connection = connections[db]
+    _check_in_list(chunk_size, _params_per_pk(model, db), connection,
+                   "a chunk's primary keys go into one IN list")
+    return queryset.using(db), db, _max_query_params(connection)
+
+
+def count_in_chunks(queryset: QuerySet[Any], chunk_size: int = 1000) -> tuple[int, dict[str, int]]:
+    """What delete_in_chunks(queryset, chunk_size) would delete, as (total,
+    {label: count}), deleting nothing; raises the ProtectedError or
+    RestrictedError it would raise.
+
+    Django's Collector counts each chunk (it loads one chunk's cascade at a
+    time, as the deletion does).  The counts are exact unless a dependent
+    row is reachable from rows in two different chunks (a model with two
+    CASCADE foreign keys to the deleted one): then it is counted once per
+    chunk, and the total is an upper bound.
+    """
+    queryset, db, limit = _prepare(queryset, chunk_size, "count_in_chunks")
+    model = queryset.model
+    _check_protection(queryset, db, chunk_size, limit)
+    counts: Counter[str] = Counter()
+    for chunk in pk_chunks(queryset, chunk_size):
+        collector = Collector(using=db, origin=queryset)
+        # Restrictions were checked for the whole queryset: a row restricted
+        # here is deleted by another chunk, and counted there.
+        collector.collect(model._base_manager.using(db).filter(pk__in=chunk),
+                          fail_on_restricted=False)
+        for m, instances in collector.data.items():
+            counts[m._meta.label] += len(instances)
+        for fast in collector.fast_deletes:
+            counts[fast.model._meta.label] += fast.count()
+        del collector
+    return sum(counts.values()), {label: n for label, n in counts.items() if n}
+
+
+def delete_in_chunks(
+    queryset: QuerySet[Any], chunk_size: int = 1000, progress: Progress = None
+) -> tuple[int, dict[str, int]]:
+    """Delete what `queryset` selects, chunk by chunk, each in its own
+    transaction; return (total, {label: count}) like QuerySet.delete().
+
+    Before the first delete, refuses with the ProtectedError or
+    RestrictedError that queryset.delete() would raise, naming the same
+    objects (see the module docstring); nothing is deleted then.
+
+    progress: None shows a bar (rich or tqdm) when one is installed and stderr
+    is a terminal; True always (a plain text line without rich/tqdm); False
+    never; a callable is called as progress(done, total) after each chunk,
+    done being the rows of the queryset deleted so far (cascades not
+    counted) and total their number at the start.
+
+    Raises, before any query: TypeError when `queryset` is not a QuerySet or
+    is sliced, values() or a union(), chunk_size not an int, progress none
+    of the above; ValueError when chunk_size is < 1, > 2**31 - 1, or puts
+    more parameters in one query than the database takes (a chunk's primary
+    keys go into IN lists, one parameter per key and column, or per key and
+    foreign key when a fast-deleted model has several to this one; see
+    streaming._max_query_params: SQLite's variable limit).  A chunk that
+    fails (a row protected after the check, a signal receiver's error)
+    rolls back and raises ChunkedDeleteError (see there).
+    """
+    _check_progress(progress)
+    queryset, db, limit = _prepare(queryset, chunk_size, "delete_in_chunks")
+    model = queryset.model
+    allowed = _check_protection(queryset, db, chunk_size, limit)
+    report = progress if callable(progress) else None
     if progress is None:
         progress = sys.stderr.isatty() and _have_progress_lib()
-    bar = _Progress(queryset.count(), model._meta.label) if progress else None
+    count = _pks(queryset).count() if report is not None or progress is True else 0
+    bar = _Progress(count, model._meta.label) if progress is True else None
     total = 0
+    done = 0
     counts: Counter[str] = Counter()
     try:
         for chunk in pk_chunks(queryset, chunk_size):
             try:
                 with transaction.atomic(using=db):
-                    n, per = _delete_chunk(model, db, chunk)
+                    n, per = _delete_chunk(model, db, chunk, allowed, limit)
             except Exception as exc:
-                done = (total, dict(counts))
+                before = (total, dict(counts))
                 message = (
                     f"deleting a chunk of {len(chunk)} {model._meta.label} rows failed "
                     f"({type(exc).__name__}: {exc}); that chunk was rolled back, "
@@ -801,16 +670,19 @@ def delete_in_chunks(
                 )
                 err: ChunkedDeleteError
                 if isinstance(exc, ProtectedError):
-                    err = ChunkedProtectedError(message, done, exc.protected_objects)
+                    err = ChunkedProtectedError(message, before, exc.protected_objects)
                 elif isinstance(exc, RestrictedError):
-                    err = ChunkedRestrictedError(message, done, exc.restricted_objects)
+                    err = ChunkedRestrictedError(message, before, exc.restricted_objects)
                 else:
-                    err = ChunkedDeleteError(message, done)
+                    err = ChunkedDeleteError(message, before)
                 raise err from exc
             total += n
             counts.update(per)
+            done += len(chunk)
             if bar is not None:
                 bar.advance(len(chunk))
+            if report is not None:
+                report(done, count)
     finally:
         if bar is not None:
             bar.close()

@@ -1,0 +1,655 @@
+"""Bounded-memory iteration of big querysets: stream().
+
+stream(queryset, chunk_size) pages through a queryset by keyset ("seek")
+pagination: each chunk is one ordinary query
+
+    ... WHERE <queryset's filters> AND (rows after the last key) ORDER BY <keys> LIMIT n
+
+in autocommit, so no server-side cursor and no transaction stays open between
+chunks, and at most one chunk of rows is alive in this function at a time.
+
+The key is what orders the rows list(queryset) yields and tells them apart:
+the queryset's own ordering (explicit, else Meta.ordering), then the primary
+key unless the ordering already contains it, then -- when a join through a
+multi-valued relation (a reverse foreign key, a many-to-many) repeats a row
+once per related row, as in Book.objects.filter(review__stars__gt=2) -- the
+primary key of each such joined table, read through the query's own join.
+queryset.reverse() reverses every key column, tiebreakers included, so
+stream(qs.reverse()) is stream(qs) backwards.
+
+"Rows after the key" is the expanded form
+
+    (k1 > x1) OR (k1 = x1 AND k2 > x2) OR (k1 = x1 AND k2 = x2 AND k3 > x3) ...
+
+with < for descending columns, or the row value (k1, k2, k3) > (x1, x2, x3)
+where that means the same (no nullable column, one direction) and the backend
+has row values (Django >= 5.2's tuple lookups; PostgreSQL, MySQL): it lets
+the database seek a multi-column index.  Nullable columns are handled, not
+rejected: where NULLs sort (connection.features.nulls_order_largest, or an
+explicit nulls_first / nulls_last) decides whether "after x" includes
+"IS NULL" and whether "after NULL" is "IS NOT NULL" or nothing.
+
+Speed: the page query is built and compiled once per pattern of NULL key
+values and then reused with new parameters (_Page), rows are built one at a
+time from each fetched chunk (no list of a chunk's instances unless
+prefetch_related needs one), and each chunk is read with one fetchmany().
+
+Invariant: a row of the join that exists from the first query to the last,
+and whose key columns do not change, is yielded exactly once, because the
+keys yielded are strictly increasing in the ordering (the key tells every row
+of the join apart) and each chunk starts strictly after the last key yielded.
+Rows inserted or deleted meanwhile may or may not appear.
+"""
+
+from __future__ import annotations
+
+import operator
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import EmptyResultSet, FieldDoesNotExist
+from django.db import connections
+from django.db.models import F, Q
+from django.db.models.expressions import Col, OrderBy
+from django.db.models.lookups import Exact, GreaterThan, IsNull, LessThan
+from django.db.models.query import (
+    FlatValuesListIterable,
+    ModelIterable,
+    NamedValuesListIterable,
+    QuerySet,
+    ValuesIterable,
+    ValuesListIterable,
+)
+from django.db.models.fields.reverse_related import ForeignObjectRel
+from django.db.models.sql.constants import INNER
+from django.db.models.sql.datastructures import Join
+from django.db.models.utils import create_namedtuple_class
+
+__all__ = ["stream"]
+
+_KEY_PREFIX = "_heapwatch_key_"
+
+# A chunk is read with cursor.fetchmany(chunk_size), whose size sqlite3 (and
+# other drivers) take as a C int: a bigger chunk_size is an error there.
+_MAX_CHUNK = 2**31 - 1
+
+
+def _check_queryset(queryset: object, function: str) -> None:
+    if not isinstance(queryset, QuerySet):
+        manager = hasattr(queryset, "get_queryset")
+        hint = " (a manager: pass Model.objects.all())" if manager else ""
+        raise TypeError(f"{function}() needs a QuerySet, not {type(queryset).__name__}{hint}")
+
+
+def _check_chunk_size(chunk_size: object) -> int:
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
+        raise TypeError(f"chunk_size must be an int, not {type(chunk_size).__name__}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    if chunk_size > _MAX_CHUNK:
+        raise ValueError(f"chunk_size must be <= {_MAX_CHUNK} (the drivers' fetchmany() "
+                         f"size), got {chunk_size}")
+    return chunk_size
+
+
+def _max_query_params(connection: Any) -> int | None:
+    """The most parameters one query takes on `connection`; None: no limit.
+
+    SQLite: the connection's own SQLITE_LIMIT_VARIABLE_NUMBER (32766 by
+    default since SQLite 3.32, 250000 in Debian's build; Django before 6.0
+    reports 999 whatever the library allows).  PostgreSQL: 65535 with
+    psycopg 3's server-side binding (the protocol counts a statement's
+    parameters in 16 bits), none with client-side binding, where the values
+    travel inside the SQL text.  Others: Django's features.max_query_params.
+    """
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        getlimit = getattr(connection.connection, "getlimit", None)
+        if getlimit is not None:
+            return int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    limit = connection.features.max_query_params
+    if limit is None and connection.vendor == "postgresql":
+        if connection.settings_dict.get("OPTIONS", {}).get("server_side_binding") is True:
+            return 2**16 - 1
+    return None if limit is None else int(limit)
+
+
+def _check_in_list(chunk_size: int, per_row: int, connection: Any, why: str) -> None:
+    """ValueError unless a list of chunk_size rows, `per_row` parameters each,
+    fits in one query on `connection`; `why` says where such a list goes."""
+    limit = _max_query_params(connection)
+    if limit is not None and chunk_size * per_row > limit:
+        each = f", {per_row} parameters per row" if per_row > 1 else ""
+        raise ValueError(
+            f"chunk_size={chunk_size} is more than {connection.vendor} takes here: {why}"
+            f"{each}, and one query takes at most {limit} parameters; use "
+            f"chunk_size <= {limit // per_row}"
+        )
+
+
+def _pk_fields(model: Any) -> list[Any]:
+    pk = model._meta.pk
+    fields = getattr(pk, "fields", None)  # CompositePrimaryKey (Django 5.2)
+    if fields is not None and not pk.concrete:
+        return list(fields)
+    return [pk]
+
+
+def _repeating_joins(queryset: Any) -> list[tuple[str, Any]]:
+    """(alias, model) of each join in use in the query through which one row
+    of queryset.model can come out more than once: a join along a reverse
+    foreign key, a many-to-many's through table, a generic relation, anything
+    but a forward foreign key or a one-to-one.  A row of the query is told
+    apart from its repeats by the primary keys of these joined tables.
+
+    ValueError when the joined table's model cannot be told (a join Django
+    itself does not make from a relation)."""
+    query = queryset.query
+    found = []
+    for alias, join in query.alias_map.items():
+        if not isinstance(join, Join) or not query.alias_refcount.get(alias):
+            continue
+        field = join.join_field
+        if isinstance(field, ForeignObjectRel) and field.one_to_one:
+            continue
+        if not isinstance(field, ForeignObjectRel) and (field.many_to_one or field.one_to_one):
+            continue
+        # A reverse relation's related_model is the table joined, a generic
+        # relation's model is: the one whose table this join reads.
+        models = [getattr(field, "related_model", None), getattr(field, "model", None)]
+        model = next((m for m in models
+                      if m is not None and m._meta.db_table == join.table_name), None)
+        if model is None:
+            raise ValueError(
+                f"stream() cannot tell apart the rows the join of {join.table_name!r} "
+                f"repeats; call .distinct() on the queryset for one row per "
+                f"{queryset.model.__name__}"
+            )
+        found.append((alias, model))
+    return found
+
+
+# ---------------------------------------------------------------------------
+# The key: which columns, which direction, where NULLs go
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Key:
+    name: str            # a lookup path or an annotation name, usable in filter()
+    descending: bool
+    nulls_first: bool | None
+    nulls_last: bool | None
+    nullable: bool
+    attname: str | None  # read from model instances by attribute when set
+    alias: str | None = None  # hidden annotation holding the value otherwise
+    expr: Any = None     # what that annotation is when not F(name): a joined pk
+
+    def order_by(self) -> OrderBy:
+        kwargs: dict[str, Any] = {}
+        if self.nulls_first:
+            kwargs["nulls_first"] = True
+        if self.nulls_last:
+            kwargs["nulls_last"] = True
+        f = F(self.name)
+        return f.desc(**kwargs) if self.descending else f.asc(**kwargs)
+
+    def reverse(self) -> None:
+        """What QuerySet.reverse() makes of this column's ORDER BY term
+        (OrderBy.reverse_ordering()): the other direction, and explicit
+        NULLS FIRST / LAST swapped."""
+        self.descending = not self.descending
+        self.nulls_first, self.nulls_last = self.nulls_last, self.nulls_first
+
+    def nulls_after(self, largest: bool) -> bool:
+        """Whether NULLs come after every value in this column's order."""
+        if self.nulls_last:
+            return True
+        if self.nulls_first:
+            return False
+        return largest != self.descending
+
+
+def _pk_names(model: Any) -> list[str]:
+    return [f.name for f in _pk_fields(model)]
+
+
+def _resolve(queryset: Any, name: str) -> tuple[bool, bool, str | None]:
+    """(nullable, unique_pk_part, attname when a local concrete field)."""
+    query = queryset.query
+    if name in query.annotations:
+        return True, False, None
+    opts = queryset.model._meta
+    parts = name.split("__")
+    nullable = False
+    field: Any = None
+    for i, part in enumerate(parts):
+        try:
+            field = opts.pk if part == "pk" else opts.get_field(part)
+        except FieldDoesNotExist:
+            raise ValueError(
+                f"stream() cannot order by {name!r}: not a field or annotation "
+                f"of {queryset.model.__name__}"
+            ) from None
+        if field.is_relation and (field.many_to_many or field.one_to_many):
+            raise ValueError(
+                f"stream() cannot page an ordering through the multi-valued "
+                f"relation {name!r}"
+            )
+        nullable = nullable or bool(getattr(field, "null", False))
+        if field.is_relation and not field.concrete:
+            nullable = True  # reverse one-to-one: the row may not exist
+        last = i == len(parts) - 1
+        if field.is_relation:
+            if last:
+                if field.related_model._meta.ordering:
+                    raise ValueError(
+                        f"stream() cannot page order_by({name!r}): it sorts by "
+                        f"{field.related_model.__name__}.Meta.ordering; order by "
+                        f"the related fields explicitly"
+                    )
+            else:
+                opts = field.related_model._meta
+        elif not last:
+            raise ValueError(f"stream() cannot order by the transform {name!r}")
+    local = len(parts) == 1 and getattr(field, "concrete", False)
+    is_pk = len(parts) == 1 and (parts[0] == "pk" or getattr(field, "primary_key", False))
+    return nullable, is_pk, (field.attname if local else None)
+
+
+def _loaded(queryset: Any, name: str) -> bool:
+    names, defer = queryset.query.deferred_loading
+    if defer:
+        return name not in names
+    return not names or name in names
+
+
+def _keys(queryset: Any) -> list[_Key]:
+    query = queryset.query
+    model = queryset.model
+    if query.order_by:
+        ordering = list(query.order_by)
+    elif query.default_ordering and model._meta.ordering:
+        ordering = list(model._meta.ordering)
+    else:
+        ordering = []
+    # Rows of a DISTINCT or GROUP BY query are unique by what they select,
+    # which includes the primary key (instances) or is refused (values).
+    joins = [] if query.distinct or query.group_by is not None else _repeating_joins(queryset)
+    pk_names = _pk_names(model)
+    keys: list[_Key] = []
+    seen_pk: set[str] = set()
+    for item in ordering:
+        # Without repeating joins the primary key is unique: columns after it
+        # never decide.  With them, a later column may order a row's repeats.
+        if not joins and seen_pk >= set(pk_names):
+            break
+        nulls_first = nulls_last = None
+        if isinstance(item, str):
+            if item == "?":
+                raise ValueError("stream() cannot page a random ordering ('?')")
+            descending = item.startswith("-")
+            name = item.lstrip("-+")
+            if "." in name:
+                raise ValueError(f"stream() cannot page the raw ordering {item!r}")
+        else:
+            expr, descending = item, False
+            if isinstance(expr, OrderBy):
+                descending = expr.descending
+                nulls_first, nulls_last = expr.nulls_first, expr.nulls_last
+                expr = expr.expression
+            if not isinstance(expr, F):
+                raise ValueError(
+                    f"stream() pages orderings by field or annotation names; annotate "
+                    f"{item!r} and order by the annotation instead"
+                )
+            name = expr.name
+        names = pk_names if name == "pk" else [name]
+        for n in names:
+            nullable, is_pk, attname = _resolve(queryset, n)
+            if attname is not None and not (is_pk or _loaded(queryset, n)):
+                attname = None
+            if n in query.annotations and n in query.annotation_select:
+                attname = n  # selected annotations are instance attributes
+            keys.append(_Key(n, descending, nulls_first, nulls_last, nullable, attname))
+            if is_pk or n in pk_names:
+                seen_pk.add(n)
+    for n in pk_names:
+        if n not in seen_pk:
+            keys.append(_Key(n, False, None, None, False, model._meta.get_field(n).attname))
+    for alias, joined in joins:
+        nullable = query.alias_map[alias].join_type != INNER
+        for field in _pk_fields(joined):
+            name = f"{_KEY_PREFIX}{len(keys)}"
+            keys.append(_Key(name, False, None, None, nullable, None, alias=name,
+                             expr=Col(alias, field)))
+    if not query.standard_ordering:
+        for key in keys:
+            key.reverse()
+    return keys
+
+
+def _row_value_lookup(keys: list[_Key], connection: Any) -> Any:
+    """The lookup class for `(k1, k2, ...) > (x1, x2, ...)` (< when
+    descending) when that is the same as the expanded form: two or more key columns,
+    none nullable, one direction, and a backend with row values (Django 5.2's
+    tuple lookups; SQLite and Oracle fall back to the expanded form there).
+    A row-value comparison lets PostgreSQL and MySQL seek a multi-column
+    index instead of filtering the OR form row by row.  None otherwise."""
+    if len(keys) < 2 or any(k.nullable for k in keys):
+        return None
+    if len({k.descending for k in keys}) != 1:
+        return None
+    if not getattr(connection.features, "supports_tuple_lookups", False):
+        return None
+    try:
+        from django.db.models.fields import tuple_lookups
+    except ImportError:  # Django < 5.2
+        return None
+    return tuple_lookups.TupleLessThan if keys[0].descending else tuple_lookups.TupleGreaterThan
+
+
+class _Mark:
+    """A compiled parameter that came from a key value (see _Page)."""
+
+    __slots__ = ("lookup", "j", "value")
+
+    def __init__(self, lookup: Any, j: int, value: Any) -> None:
+        self.lookup, self.j, self.value = lookup, j, value
+
+
+class _MarkingLookup:
+    """Mixin for the lookups _Page builds: while a page query is compiled the
+    first time, the parameters this lookup adds are wrapped in _Mark so that
+    their positions in the SQL's parameter list are known; later chunks reuse
+    the SQL and only recompute these parameters."""
+
+    _hw_key: int | None = None  # which key value is the rhs; None: all (row value)
+    _hw_mark = False
+
+    def process_rhs(self, compiler: Any, connection: Any) -> Any:
+        sql, params = super().process_rhs(compiler, connection)  # type: ignore[misc]
+        if self._hw_mark:
+            params = [_Mark(self, j, p) for j, p in enumerate(params)]
+        return sql, params
+
+
+_lookup_classes: dict[type, type] = {}
+
+
+def _marking(cls: type) -> type:
+    if cls not in _lookup_classes:
+        _lookup_classes[cls] = type(f"_Marking{cls.__name__}", (_MarkingLookup, cls), {})
+    return _lookup_classes[cls]
+
+
+def _lookup(cls: type, lhs: Any, rhs: Any, key: int | None) -> Any:
+    lk = _marking(cls)(lhs, rhs)
+    lk._hw_key = key
+    lk._hw_mark = True
+    return lk
+
+
+def _value_kind(value: Any) -> str:
+    """What about a key value changes the SQL Django compiles for it, not
+    just a parameter: None (IS NULL), and True/False (a boolean column is
+    compared as `col` / `NOT col`)."""
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return str(value)
+    return "value"
+
+
+class _Page:
+    """The query for "the next chunk after key values like these", compiled
+    once and reused with new key values: building and compiling the
+    queryset again for every chunk costs about as much as running it.
+
+    The _value_kind() of each key value fixes the SQL; the values only
+    change parameters, found by the marks above.  The page queryset's
+    compiler is kept and handed to the iterable class for every chunk, with
+    the SQL and the new parameters."""
+
+    def __init__(self, base: Any, keys: list[_Key], values: list[Any], largest: bool,
+                 row_value: Any, chunk_size: int) -> None:
+        self.page = page = base._chain()  # base is sliced: add to its query directly
+        self.chunk_size = chunk_size  # rows per fetchmany(), not Django's 100
+        query = page.query
+        cols = [query.resolve_ref(k.name, allow_joins=True) for k in keys]
+        query.add_q(_after_lookups(keys, values, largest, cols, row_value))
+        self.compiler = compiler = query.get_compiler(using=page.db)
+        self.empty = False
+        try:
+            sql, params = compiler.as_sql()
+        except EmptyResultSet:
+            self.empty = True
+            return
+        self.sql = sql
+        self.marks: list[tuple[int, Any, int]] = []
+        plain = list(params)
+        for i, p in enumerate(plain):
+            if isinstance(p, _Mark):
+                self.marks.append((i, p.lookup, p.j))
+                plain[i] = p.value
+        self.params = plain
+        self.current: tuple[str, Any] = (sql, tuple(plain))
+        lookups: dict[int, Any] = {}
+        for _, lk, _ in self.marks:
+            lk._hw_mark = False
+            lookups[id(lk)] = lk
+        self.lookups = list(lookups.values())
+        compiler.as_sql = lambda *args, **kwargs: self.current
+        query.get_compiler = lambda *args, **kwargs: compiler
+
+    def rows(self, values: list[Any] | None) -> Any:
+        """The iterable of the chunk after `values` (None: the values the
+        page was built with)."""
+        if values is not None:
+            params = list(self.params)
+            new: dict[int, list[Any]] = {}
+            connection = self.compiler.connection
+            for lk in self.lookups:
+                copy = lk.__class__.__new__(lk.__class__)
+                copy.__dict__.update(lk.__dict__)
+                copy.rhs = values[lk._hw_key] if lk._hw_key is not None else tuple(values)
+                copy.rhs = copy.get_prep_lookup()
+                new[id(lk)] = list(copy.process_rhs(self.compiler, connection)[1])
+            for i, lk, j in self.marks:
+                params[i] = new[id(lk)][j]
+            self.current = (self.sql, tuple(params))
+        return self.page._iterable_class(self.page, chunk_size=self.chunk_size)
+
+
+def _after_lookups(keys: list[_Key], values: list[Any], largest: bool, cols: list[Any],
+                   row_value: Any) -> Q:
+    """Rows strictly after the row whose key is `values`, as a Q of lookups
+    on the resolved key columns `cols` (see the module docstring)."""
+    if row_value is not None:
+        from django.db.models.fields.tuple_lookups import Tuple
+
+        return Q(_lookup(row_value, Tuple(*cols), tuple(values), None))
+    result = Q(pk__in=[])
+    equal = Q()
+    for i, (key, value, col) in enumerate(zip(keys, values, cols, strict=True)):
+        after_nulls = key.nulls_after(largest)
+        if value is None:
+            beyond = Q(IsNull(col, False)) if not after_nulls else None
+            same = Q(IsNull(col, True))
+        else:
+            beyond = Q(_lookup(LessThan if key.descending else GreaterThan, col, value, i))
+            if key.nullable and after_nulls:
+                beyond |= Q(IsNull(col, True))
+            same = Q(_lookup(Exact, col, value, i))
+        if beyond is not None:
+            result |= equal & beyond
+        equal &= same
+    return result
+
+
+def _check_streamable(queryset: Any) -> None:
+    query = queryset.query
+    if query.is_sliced:
+        raise TypeError("stream() cannot page a sliced queryset; filter it instead")
+    if query.combinator:
+        raise ValueError(f"stream() cannot page a {query.combinator}() queryset")
+    if query.distinct_fields:
+        raise ValueError("stream() cannot page distinct(*fields); use distinct() or no distinct")
+    values = queryset._iterable_class is not ModelIterable
+    if values and query.distinct:
+        raise ValueError(
+            "stream() cannot page distinct() values rows: the key columns it adds "
+            "would change which rows are distinct"
+        )
+    if values and query.group_by is not None:
+        raise ValueError("stream() cannot page values() grouped by an aggregate annotation")
+    if query.extra_order_by:
+        raise ValueError("stream() cannot page an extra(order_by=...) ordering")
+
+
+def stream(queryset: QuerySet[Any], chunk_size: int = 1000) -> Iterator[Any]:
+    """Yield exactly the rows list(queryset) yields, in its order, one chunk
+    of at most chunk_size rows at a time (see the module docstring).
+
+    Works with filters (joins through multi-valued relations, which repeat a
+    row once per related row, too), reverse(), select_related, only/defer,
+    annotations, values(), values_list() (flat and named too), and
+    prefetch_related (applied to each chunk).  Rows that tie in the ordering
+    come in primary key order (reversed by reverse()).
+
+    Raises, before any query: TypeError when `queryset` is not a QuerySet,
+    chunk_size not an int, or the queryset sliced; ValueError when chunk_size
+    is < 1, > 2**31 - 1, or -- with prefetch_related, whose queries list a
+    chunk's keys -- more than one query of the database takes (see
+    _max_query_params: SQLite's variable limit), and for a queryset it cannot
+    page: a union(), distinct(*fields), distinct() or aggregated values(), a
+    random, raw or expression ordering (annotate it and order by the name).
+    """
+    _check_queryset(queryset, "stream")
+    chunk_size = _check_chunk_size(chunk_size)
+    _check_streamable(queryset)
+    if queryset._prefetch_related_lookups:
+        _check_in_list(chunk_size, 1, connections[queryset.db],
+                       "prefetch_related() lists the keys of a chunk's rows in one query")
+    keys = _keys(queryset)
+    return _stream(queryset, keys, chunk_size)
+
+
+def _stream(queryset: Any, keys: list[_Key], chunk_size: int) -> Iterator[Any]:
+    iterable = queryset._iterable_class
+    instances = iterable is ModelIterable
+    prefetch = list(queryset._prefetch_related_lookups)
+    base = queryset.prefetch_related(None) if prefetch else queryset._chain()
+    hidden: dict[str, Any] = {}
+    for i, key in enumerate(keys):
+        if key.expr is not None:
+            hidden[key.name] = key.expr
+        elif not instances or key.attname is None:
+            key.alias = f"{_KEY_PREFIX}{i}"
+            hidden[key.alias] = F(key.name)
+    names: list[str] = []
+    if iterable is NamedValuesListIterable:
+        q = queryset.query
+        names = list(queryset._fields) or [*q.extra_select, *q.values_select,
+                                           *q.annotation_select]
+    if hidden:
+        base = base.annotate(**hidden)
+    base = base.order_by(*(k.order_by() for k in keys))
+    base.query.standard_ordering = True  # the keys are already reversed
+    if not instances:
+        # Raw rows with the hidden keys at the end; mapped back below.
+        base._iterable_class = ValuesIterable if iterable is ValuesIterable else ValuesListIterable
+
+    nhidden = len(hidden)
+    shape: Callable[[Any], Any]
+    if iterable is ValuesIterable:
+        def shape(row: Any) -> Any:
+            for alias in hidden:
+                del row[alias]
+            return row
+    elif iterable is FlatValuesListIterable:
+        def shape(row: Any) -> Any:
+            return row[0]
+    elif iterable is NamedValuesListIterable:
+        tuple_class = create_namedtuple_class(*names)
+
+        def shape(row: Any) -> Any:
+            return tuple.__new__(tuple_class, row[:-nhidden])
+    elif iterable is ValuesListIterable:
+        def shape(row: Any) -> Any:
+            return row[:-nhidden]
+    elif instances:
+        def shape(row: Any) -> Any:
+            d = row.__dict__
+            for alias in hidden:
+                d.pop(alias, None)
+            return row
+    else:
+        raise ValueError(f"stream() does not know the iterable {iterable.__name__}")
+
+    # The key of a raw row (before shape()), read by one C-level getter: a
+    # value when there is one key column, a tuple otherwise.
+    get_key: Callable[[Any], Any]
+    if instances:
+        get_key = operator.attrgetter(*(k.alias or k.attname or k.name for k in keys))
+    elif iterable is ValuesIterable:
+        get_key = operator.itemgetter(*(k.alias for k in keys))
+    else:
+        get_key = operator.itemgetter(*range(-nhidden, 0))
+    single = len(keys) == 1
+    reshape = bool(hidden) or not instances
+    connection = connections[queryset.db]
+    largest = bool(connection.features.nulls_order_largest)
+    row_value = _row_value_lookup(keys, connection)
+    base = base[:chunk_size]
+    pages: dict[tuple[str, ...], _Page] = {}
+    last: list[Any] | None = None
+    kv: Any = None
+    while True:
+        if last is None:
+            page: Any = base._chain()
+            it = page._iterable_class(page, chunk_size=chunk_size)
+        else:
+            shape_of = tuple(map(_value_kind, last))
+            cached = pages.get(shape_of)
+            if cached is None:
+                cached = pages[shape_of] = _Page(base, keys, last, largest, row_value, chunk_size)
+                if cached.empty:
+                    return
+                it = cached.rows(None)
+            else:
+                it = cached.rows(last)
+        if prefetch:
+            rows = list(it)
+            if not rows:
+                return
+            kv = get_key(rows[-1])
+            n = len(rows)
+            if reshape:
+                rows = [shape(r) for r in rows]
+            from django.db.models import prefetch_related_objects
+
+            prefetch_related_objects(rows, *prefetch)
+            yield from rows
+            del rows
+        else:
+            # Rows built one by one from the fetched chunk (the cursor is
+            # already closed: chunked_fetch=False reads the chunk whole), so
+            # only the raw chunk and one row are alive, not a list of them.
+            # The key is read before the caller sees (and may change) a row.
+            n = 0
+            kv = None
+            for row in it:
+                n += 1
+                kv = get_key(row)
+                yield shape(row) if reshape else row
+            if n == 0:
+                return
+        del it
+        last = [kv] if single else list(kv)
+        if n < chunk_size:
+            return
+
+
