@@ -71,3 +71,14 @@ def test_checks_run_through_django(settings: Any) -> None:
     settings.HEAPWATCH = {"SAMPLE_RATE": 3}
     with pytest.raises(SystemCheckError, match="heapwatch.E003"):
         call_command("check")
+
+
+def test_prometheus_without_its_client(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    assert ids(settings, {"PROMETHEUS": True}) == []  # installed in the test environments
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "prometheus_client" else real(name, *a))
+    assert ids(settings, {"PROMETHEUS": True}) == ["heapwatch.W005"]
+    assert ids(settings, {"PROMETHEUS": False}) == []

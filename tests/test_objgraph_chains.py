@@ -32,6 +32,7 @@ import pytest
 
 import heapwatch.dot
 import heapwatch.objgraph as mine
+import heapwatch.objgraph.viewer
 
 HAVE_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAVE_DOT, reason="Graphviz's dot is not installed")
@@ -628,13 +629,14 @@ def test_no_filename_starts_xdot_when_installed(tmp_path: Path,
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
     monkeypatch.setattr(subprocess, "Popen", Viewer)
-    monkeypatch.setattr(mine, "_VIEWERS", [])
+    monkeypatch.setattr(heapwatch.objgraph.viewer, "_VIEWERS", [])
     assert mine.show_refs(ChainObj()) is None
     (dot_file,) = tmp_path.iterdir()
     assert [args for args, _ in started] == [["xdot", str(dot_file)]]
     assert re.fullmatch(rf"Graph written to {re.escape(str(dot_file))} \(\d+ nodes\)\n"
                         r"Spawning graph viewer \(xdot\)\n", capsys.readouterr().out)
-    assert mine._VIEWERS and isinstance(mine._VIEWERS[0], Viewer)
+    viewers = heapwatch.objgraph.viewer._VIEWERS
+    assert viewers and isinstance(viewers[0], Viewer)
 
 
 class FakeGraphviz(types.ModuleType):
@@ -708,19 +710,19 @@ def test_is_interactive_detection(monkeypatch: pytest.MonkeyPatch) -> None:
     the graphviz package."""
     monkeypatch.delattr(builtins, "get_ipython", raising=False)
     monkeypatch.setitem(sys.modules, "graphviz", FakeGraphviz())
-    assert mine._in_notebook() is False
+    assert heapwatch.objgraph.viewer.in_notebook() is False
     for name, inline in [("ZMQInteractiveShell", True), ("TerminalInteractiveShell", False),
                          ("PyDevTerminalInteractiveShell", False), ("Shell", True)]:
         monkeypatch.setattr(builtins, "get_ipython", shell_named(name), raising=False)
-        assert mine._in_notebook() is inline, name
+        assert heapwatch.objgraph.viewer.in_notebook() is inline, name
     monkeypatch.setitem(sys.modules, "graphviz", None)
-    assert mine._in_notebook() is False
+    assert heapwatch.objgraph.viewer.in_notebook() is False
 
     def broken() -> object:
         raise RuntimeError("no shell")
 
     monkeypatch.setattr(builtins, "get_ipython", broken, raising=False)
-    assert mine._in_notebook() is False
+    assert heapwatch.objgraph.viewer.in_notebook() is False
 
 
 IMPORT_IN_A_SHELL = """

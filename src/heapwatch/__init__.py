@@ -13,13 +13,13 @@ from heapwatch._explain import (  # noqa: E402
     Path,
     Retainer,
     Snapshot,
-    Step,
     load,
     retention,
     snapshot,
     top_retainers,
     why,
 )
+from heapwatch._format import Step  # noqa: E402
 from heapwatch._growth import growth, show_growth  # noqa: E402
 from heapwatch._memory import Memory, memory  # noqa: E402
 

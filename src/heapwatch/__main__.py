@@ -19,7 +19,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from heapwatch._explain import Retainer, Snapshot, _bytes, load
+from heapwatch._explain import Retainer, Snapshot, load
+from heapwatch._format import human_bytes
 
 
 class _CliError(Exception):
@@ -108,7 +109,7 @@ def cmd_top(args: argparse.Namespace, out: TextIO) -> int:
     # No limit: as many as there are objects.
     for r in snap.top_retainers(args.limit or snap.info["nodes"], by=args.by):
         if isinstance(r, Retainer) and args.by == "type":
-            out.write(f"{_bytes(r.retained):>10}  {r.count:>10,}  {r.type}\n")
+            out.write(f"{human_bytes(r.retained):>10}  {r.count:>10,}  {r.type}\n")
         else:
             out.write(f"{r}\n")
     return 0

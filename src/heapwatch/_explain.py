@@ -23,21 +23,12 @@ import threading
 import types
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple, TypeGuard, cast
+from typing import Any, Literal, TypeGuard, cast
 
 from heapwatch import _engine
-from heapwatch._format import human_bytes
+from heapwatch._format import Step, format_path, human_bytes, short_name
 
 _OWN_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-class Step(NamedTuple):
-    """One object on a path, and the edge that reaches it from the previous one."""
-
-    type: str
-    address: int
-    kind: str  # "root", "attr", "key", "index", "member", "dictkey", "local", "closure", "field", "none"
-    label: str | int | None
 
 
 class Path:
@@ -91,8 +82,8 @@ class Group:
     example: Path | None
 
     def __str__(self) -> str:
-        ret = "" if self.retained is None else f", {_bytes(self.retained)} retained"
-        return f"{self.count:,} {_short(self.type)} ({_bytes(self.bytes)}{ret}) held via {self.via}"
+        ret = "" if self.retained is None else f", {human_bytes(self.retained)} retained"
+        return f"{self.count:,} {short_name(self.type)} ({human_bytes(self.bytes)}{ret}) held via {self.via}"
 
 
 @dataclass(frozen=True)
@@ -109,101 +100,10 @@ class Retainer:
     repr: str | None = None
 
     def __str__(self) -> str:
-        what = (f"{_short(self.type)} at {self.address:#x}" if self.address is not None
-                else f"{self.count:,} {_short(self.type)}")
+        what = (f"{short_name(self.type)} at {self.address:#x}" if self.address is not None
+                else f"{self.count:,} {short_name(self.type)}")
         via = f" via {self.path}" if self.path is not None else ""
-        return f"{_bytes(self.retained)} retained by {what}{via}"
-
-
-def _short(name: str) -> str:
-    return name.rsplit(".", 1)[-1]
-
-
-# The one byte formatter (kept under this name for dot.py and __main__).
-_bytes = human_bytes
-
-
-def _attr_name(key: str | int | None) -> str | None:
-    """A dict key text that is a quoted identifier, as the bare name."""
-    if isinstance(key, str) and len(key) >= 2 and key[0] == key[-1] and key[0] in "'\"":
-        inner = key[1:-1]
-        if inner.isidentifier():
-            return inner
-    return None
-
-
-def format_path(root: str | None, steps: list[Step] | list[tuple[Any, ...]], *,
-                fullnames: bool = False, abstract: bool = False) -> str:
-    """Render a path (or a retention shape, with abstract=True: kind only,
-    names where they are kept) as one line."""
-    name = (lambda t: t) if fullnames else _short
-    steps = [s if isinstance(s, Step) else Step(s[0], 0, s[1], s[2]) if abstract else Step(*s)
-             for s in steps]
-    if not steps:
-        return ""
-    first = steps[0]
-    if root is not None:
-        out = [root]
-    elif first.kind in ("held", "root"):
-        out = [f"{name(first.type)} (held from outside)"]
-    else:
-        out = [f"{name(first.type)} (unreachable)"]
-    attr_dict = False
-    i = 1
-    while i < len(steps):
-        s = steps[i]
-        nxt = steps[i + 1] if i + 1 < len(steps) else None
-        # A __dict__ (of a module, class or instance) followed by one of its
-        # keys reads as an attribute: "module m .CACHE", "Obj .x".
-        if s.kind == "field" and s.label == "__dict__" and nxt is not None and nxt.kind == "key":
-            attr_dict = True
-            i += 1
-            continue
-        # function .__closure__ -> tuple -> cell .cell_contents: "(closure x)".
-        if s.kind == "field" and s.label == "__closure__" and nxt is not None \
-                and nxt.kind == "closure":
-            i += 1
-            continue
-        if s.kind == "closure" and nxt is not None and nxt.kind == "field" \
-                and nxt.label == "cell_contents":
-            out.append(f"(closure {s.label})")
-            out.append(f"-> {name(nxt.type)}")
-            i += 2
-            continue
-        edge = _edge_text(s, attr_dict, abstract)
-        attr_dict = False
-        if edge:
-            out.append(edge)
-        # A dict reached by a name and followed by one of its keys reads as
-        # "CACHE ['dump']": its type is implied by the key.
-        elide = (s.type == "dict" and nxt is not None and nxt.kind == "key"
-                 and s.kind in ("attr", "key", "local", "closure"))
-        if not elide:
-            out.append(f"-> {name(s.type)}")
-        i += 1
-    return " ".join(out)
-
-
-def _edge_text(s: Step, attr_dict: bool, abstract: bool) -> str:
-    k, label = s.kind, s.label
-    if k == "key":
-        bare = _attr_name(label) if attr_dict else None
-        if bare is not None:
-            return f".{bare}"
-        return "[*]" if label is None else f"[{label}]"
-    if k == "index":
-        return "[*]" if abstract or label is None else f"[{label}]"
-    if k in ("attr", "field"):
-        return f".{label}"
-    if k == "local":
-        return f"local {label}"
-    if k == "closure":
-        return f"(closure {label})"
-    if k == "member":
-        return "{member}"
-    if k == "dictkey":
-        return "(dict key)"
-    return ""
+        return f"{human_bytes(self.retained)} retained by {what}{via}"
 
 
 # ---- roots -------------------------------------------------------------------
@@ -374,7 +274,7 @@ class Snapshot:
         returns (``later - earlier`` gives GrowthRows).  It counts the
         untracked objects the graph reached too (include_untracked is True),
         so compare it with another snapshot's census, not a live one."""
-        name = (lambda t: t) if self.fullnames else _short
+        name = (lambda t: t) if self.fullnames else short_name
         return _engine._census_of([(name(t), c, b) for t, c, b in self.graph.census()],
                                   True, self.fullnames)
 
@@ -443,7 +343,7 @@ class Snapshot:
             label = root[2] if root[1] == "root" else None
             text = format_path(label, via + [last], fullnames=self.fullnames, abstract=True)
             # The group names its type; the shape's text ends at the holder.
-            suffix = f" -> {last[0] if self.fullnames else _short(last[0])}"
+            suffix = f" -> {last[0] if self.fullnames else short_name(last[0])}"
             if len(via) and text.endswith(suffix):
                 text = text[: -len(suffix)]
             groups.append(Group(count, size, ret, last[0], text, self.path(example)))

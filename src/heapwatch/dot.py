@@ -26,7 +26,8 @@ import subprocess
 from collections.abc import Iterable, Mapping
 
 from heapwatch._engine import Graph
-from heapwatch._explain import Path, Snapshot, Step, _bytes, _edge_text, _short
+from heapwatch._explain import Path, Snapshot
+from heapwatch._format import Step, edge_text, human_bytes, short_name
 
 __all__ = ["GraphvizError", "path_dot", "render", "subgraph_dot"]
 
@@ -121,11 +122,11 @@ def edge_name(step: Step, previous: Step | None) -> str:
     if step.kind in ("root", "held", "unreached"):
         return ""
     attr_dict = previous is not None and previous.kind == "field" and previous.label == "__dict__"
-    return _edge_text(step, attr_dict, False)
+    return edge_text(step, attr_dict, False)
 
 
 def _type_label(name: str, fullnames: bool) -> str:
-    return name if fullnames else _short(name)
+    return name if fullnames else short_name(name)
 
 
 # ---- paths ---------------------------------------------------------------
@@ -251,9 +252,9 @@ def subgraph_dot(snapshot: Snapshot, node: int, depth: int = 2, direction: str =
             lines.append(root)
         elif held:
             lines.append("(held from outside)")
-        sizes = _bytes(size)
+        sizes = human_bytes(size)
         if has_retained:
-            sizes += f", {_bytes(graph.retained(n))} retained"
+            sizes += f", {human_bytes(graph.retained(n))} retained"
         lines.append(sizes)
         if reprs and text is not None:
             lines.append(text)
@@ -276,6 +277,17 @@ def subgraph_dot(snapshot: Snapshot, node: int, depth: int = 2, direction: str =
 
 _TEXT_EXTENSIONS = (".dot", ".gv")
 _FORMAT = re.compile(r"[a-z0-9_]+(:[a-z0-9_]+)*\Z")
+
+
+def image_format(path: str) -> str | None:
+    """The output format a file name asks for: "dot" for the graph's text
+    (.dot, .gv), a Graphviz format name from the extension (.svg, .png,
+    .pdf...), or None when the extension cannot name one."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext in _TEXT_EXTENSIONS:
+        return "dot"
+    fmt = ext[1:]
+    return fmt if fmt and _FORMAT.match(fmt) else None
 
 
 def _write_private(path: str, data: bytes) -> None:
@@ -326,12 +338,11 @@ def render(dot_text: str, filename: str | os.PathLike[str], *, timeout: float | 
     path = os.fspath(filename)
     if not isinstance(path, str):
         raise TypeError("filename must be a str or a path, not bytes")
-    ext = os.path.splitext(path)[1].lower()
-    if ext in _TEXT_EXTENSIONS:
+    fmt = image_format(path)
+    if fmt == "dot":
         _write_private(path, dot_text.encode("utf-8"))
         return path
-    fmt = ext[1:]
-    if not fmt or not _FORMAT.match(fmt):
+    if fmt is None:
         raise ValueError(
             f"cannot tell the format of {path!r} from its extension: use .dot (or .gv) "
             "for the graph's text, or an image format Graphviz knows (.svg, .png, .pdf...)")

@@ -8,17 +8,19 @@
   heapwatch.W002  the queryset guard is off while DEBUG is on
   heapwatch.W003  COLLECT on every request outside DEBUG (a full collection per request)
   heapwatch.W004  the middleware is not in MIDDLEWARE
+  heapwatch.W005  PROMETHEUS is on but prometheus-client is not installed
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib.util
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from heapwatch.django.conf import DEFAULTS, SCHEMA, type_problem
+from heapwatch.django.conf import DEFAULTS, SCHEMA, setting, type_problem
 
 MIDDLEWARE_PATH = "heapwatch.django.middleware.HeapWatchMiddleware"
 
@@ -54,20 +56,26 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             msgs.append(Error(f"HEAPWATCH[{key!r}] {bad}.",
                               hint=f"The default is {DEFAULTS[key]!r}; heapwatch uses it meanwhile.",
                               id="heapwatch.E003"))
+    # What heapwatch will run with: each valid value, else its default.
     merged = {**DEFAULTS, **user}
-    if settings.DEBUG and merged.get("QUERYSET_GUARD") is False:
+    if settings.DEBUG and not setting(merged, "QUERYSET_GUARD"):
         msgs.append(Warning("The heapwatch queryset guard is off while DEBUG is on.",
                             hint="Development is where it pays: leave QUERYSET_GUARD on and raise "
                                  "QUERYSET_ROWS_WARN instead if it is noisy.",
                             id="heapwatch.W002"))
-    every_request = (merged.get("SAMPLE_EVERY") == 1 or merged.get("SAMPLE_RATE") == 1
-                     or (merged.get("SAMPLE_EVERY") is None and merged.get("SAMPLE_RATE") is None
-                         and merged.get("TIME_BUDGET") is None))
-    if not settings.DEBUG and merged.get("COLLECT") is True and every_request:
+    every, rate = setting(merged, "SAMPLE_EVERY"), setting(merged, "SAMPLE_RATE")
+    every_request = (every == 1 or rate == 1
+                     or (every is None and rate is None and setting(merged, "TIME_BUDGET") is None))
+    if not settings.DEBUG and setting(merged, "COLLECT") and every_request:
         msgs.append(Warning("HEAPWATCH runs a full garbage collection on every request.",
                             hint="In production leave the sampling to TIME_BUDGET (the default), "
                                  "or set SAMPLE_RATE 0.01 or SAMPLE_EVERY 100.",
                             id="heapwatch.W003"))
+    if setting(merged, "PROMETHEUS") and importlib.util.find_spec("prometheus_client") is None:
+        msgs.append(Warning("HEAPWATCH['PROMETHEUS'] is on but prometheus-client is not installed.",
+                            hint="pip install 'heapwatch[prometheus]'; meanwhile the request "
+                                 "metrics are not kept.",
+                            id="heapwatch.W005"))
     if MIDDLEWARE_PATH not in getattr(settings, "MIDDLEWARE", []):
         msgs.append(Warning("heapwatch.django is installed but its middleware is not in MIDDLEWARE.",
                             hint=f"Add {MIDDLEWARE_PATH!r} to MIDDLEWARE to log per-request growth "

@@ -88,6 +88,9 @@ SCHEMA: dict[str, Setting] = {
     "MULTILINE": Setting(False, (bool,), None, "one line per type instead of one line per record"),
     "LEAK_AFTER": Setting(4, (int,), _at_least(1),
                           "requests of a view whose growth stayed before it is called a leak"),
+    "PROMETHEUS": Setting(False, (bool,), None,
+                          "count measured requests in heapwatch.prometheus's metrics "
+                          "(needs prometheus_client)"),
     # What holds the growth (a reference graph of the heap: costly, so off
     # by default and rate limited)
     "RETENTION": Setting(False, (bool,), None, "add the retention groups of the leaking types"),

@@ -520,7 +520,7 @@ def estimate_bytes(rows: list[Any]) -> int:
 
 def _threshold() -> tuple[int, dict[str, Any]] | None:
     cfg = get_settings()
-    if not cfg.get("QUERYSET_GUARD", True):
+    if not setting(cfg, "QUERYSET_GUARD"):
         return None
     return setting(cfg, "QUERYSET_ROWS_WARN"), cfg
 
@@ -532,7 +532,7 @@ def _check(qs: Any) -> None:
         if conf is None or cache is None or len(cache) <= conf[0]:
             return
         limit, cfg = conf
-        raising = bool(cfg.get("QUERYSET_RAISE", False))
+        raising = setting(cfg, "QUERYSET_RAISE")
         skip = tuple(setting(cfg, "QUERYSET_SKIP_MODULES"))
         blame = _blame(sys._getframe(1), skip)
         rows = len(cache)
@@ -583,7 +583,7 @@ def install() -> None:
     from django.db.models.query import QuerySet
 
     with _lock:
-        if _original is not None or not get_settings().get("QUERYSET_GUARD", True):
+        if _original is not None or not setting(get_settings(), "QUERYSET_GUARD"):
             return
         original = QuerySet._fetch_all
 

@@ -82,6 +82,24 @@ class Measurement:
 
 _OWN_TYPES = (Measurement, Memory) + Judge.own_types
 
+_observer: list[Callable[[dict[str, Any]], None] | None] = []   # the one below, once looked up
+
+
+def _prometheus_observer() -> Callable[[dict[str, Any]], None] | None:
+    """heapwatch.prometheus.observe_record, imported when PROMETHEUS is
+    first found on (prometheus_client is never imported otherwise); None,
+    said once, when it cannot be imported."""
+    if not _observer:
+        try:
+            from heapwatch.prometheus import observe_record
+        except ImportError as exc:
+            logger.warning("heapwatch: PROMETHEUS is on but heapwatch.prometheus cannot be "
+                           "imported (%s); install prometheus-client", exc)
+            _observer.append(None)
+        else:
+            _observer.append(observe_record)
+    return _observer[0]
+
 
 def _threads() -> dict[int, tuple[bytes | None, int, int]]:
     """What every other Python thread has done so far: {thread ident:
@@ -342,6 +360,15 @@ class HeapWatchMiddleware:
         nbytes = after.total_bytes - m.census.total_bytes
         rss_delta = (rss - m.rss) if (rss is not None and m.rss is not None) else None
         leaks = [v for v in verdicts if v.verdict == LEAK]
+        if setting(cfg, "PROMETHEUS"):
+            # Every measured request, before the thresholds below decide
+            # whether it is logged: a histogram needs the small ones too.
+            observe = _prometheus_observer()
+            if observe is not None:
+                concurrent = bool(verdicts) and verdicts[0].verdict == CONCURRENT
+                observe({"view": m.view or "-", "objects_delta": objects, "bytes_delta": nbytes,
+                         "verdict": CONCURRENT if concurrent else LEAK if leaks else "no leak",
+                         "types": [v.as_dict() for v in leaks]})
         min_objects = setting(cfg, "MIN_OBJECTS")
         kept = {v.name: self._p.judge.accumulated(m.view or "-", v.name) for v in leaks}
         kept_enough = any(k >= min_objects for k in kept.values())
