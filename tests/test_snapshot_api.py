@@ -7,6 +7,7 @@ import gc
 import sys
 import types
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -206,3 +207,40 @@ def test_django_namespace_is_its_public_api() -> None:
     public = {n for n in dir(hd)
               if not n.startswith("_") and not isinstance(getattr(hd, n), types.ModuleType)}
     assert public == set(hd.__all__)
+
+
+def test_snapshot_why_is_about_that_object_not_its_address(
+        module: types.ModuleType, tmp_path: Any) -> None:
+    module.HOLDER = [Row()]  # type: ignore[attr-defined]
+    snap = heapwatch.snapshot()
+    addr = id(module.HOLDER[0])  # type: ignore[attr-defined]
+    assert str(snap.why(module.HOLDER[0])) == "module hw_api_testmod .HOLDER -> list [0] -> Row"  # type: ignore[attr-defined]
+    # The row is freed and, with luck, a Holder takes its address: the
+    # snapshot must not answer for the Holder with the row's path.
+    module.HOLDER.clear()  # type: ignore[attr-defined]
+    others = [Holder() for _ in range(2000)]
+    same = [h for h in others if id(h) == addr]
+    for h in same:
+        assert snap.why(h) is None
+    assert snap.why(object()) is None
+    path = tmp_path / "s.hwsnap"
+    snap.save(path)
+    back = heapwatch.load(path)
+    with pytest.raises(TypeError, match="node_at"):
+        back.why(others[0])
+    assert back.path(back.node_at(addr)) is not None  # type: ignore[arg-type]
+
+
+def test_snapshot_arguments_are_checked(module: types.ModuleType) -> None:
+    module.ROWS = [Row()]  # type: ignore[attr-defined]
+    snap = heapwatch.snapshot()
+    with pytest.raises(TypeError, match="retained"):
+        snap.retention("Row", retained="no")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        snap.retention("Row", limit=True)
+    with pytest.raises(ValueError):
+        snap.top_retainers(-1, by="type")
+    with pytest.raises(TypeError):
+        snap.top_retainers(True)
+    with pytest.raises(TypeError):
+        snap.path(True)

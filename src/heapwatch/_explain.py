@@ -251,9 +251,12 @@ class Snapshot:
     """The reference graph of a heap at one moment, detached from it: it can
     be saved, loaded elsewhere and queried without the live objects."""
 
-    def __init__(self, graph: Any, *, fullnames: bool = False) -> None:
+    def __init__(self, graph: Any, *, fullnames: bool = False, live: bool = True) -> None:
         self.graph = graph
         self.fullnames = fullnames
+        # Taken in this process (its addresses may still be the objects'),
+        # not read from a file.
+        self.live = live
 
     @property
     def info(self) -> dict[str, Any]:
@@ -279,10 +282,17 @@ class Snapshot:
                                   True, self.fullnames)
 
     def node_of(self, obj: object) -> int | None:
-        """The node of a live object (by its id()), None if the snapshot
-        has none at its address.  Every object, ints included, is taken as
-        itself; a bare address goes through node_at()."""
+        """The node of a live object: the node at its id() when the snapshot
+        was taken in this process and that node is of the object's type,
+        else None (an object freed since and another made at its address).
+        Every object, ints included, is taken as itself; a bare address
+        goes through node_at()."""
+        if not self.live:
+            raise TypeError("a snapshot read from a file has no live objects: "
+                            "use path(node_at(address))")
         node: int | None = self.graph.find(id(obj))
+        if node is None or self.graph.node(node)[0] != _type_key(type(obj)):
+            return None
         return node
 
     def node_at(self, address: int) -> int | None:
@@ -297,6 +307,8 @@ class Snapshot:
 
     def path(self, node: int) -> Path | None:
         """The shortest path from a root to a node."""
+        if not isinstance(node, int) or isinstance(node, bool):
+            raise TypeError(f"node must be an int, not {type(node).__name__}")
         p = self.graph.path(node)
         if p is None:
             return None
@@ -326,6 +338,8 @@ class Snapshot:
         'app.models.FirstModel'), node numbers, "*" for every object, or
         None for the targets marked when the graph was built.  Largest
         count first, or largest retained size with by="retained"."""
+        retained = _check_flag("retained", retained)
+        limit = _check_limit(limit)
         nodes: Any
         if what is None:
             nodes = None
@@ -354,6 +368,10 @@ class Snapshot:
         objects (by="object"), all the objects of a type (by="type"), or all
         the objects held the same way (by="holder": retention groups of
         every object, largest retained size first)."""
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise TypeError(f"n must be an int, not {type(n).__name__}")
+        if n < 0:
+            raise ValueError(f"n must be >= 0, not {n}")
         if by == "holder":
             return self.retention("*", n, by="retained")
         if by == "object":
@@ -398,7 +416,7 @@ def load(path: str | bytes | os.PathLike[str] | os.PathLike[bytes], *,
          fullnames: bool = False) -> Snapshot:
     """Read a snapshot file (ValueError if it is not one, or is damaged)."""
     fullnames = _check_flag("fullnames", fullnames)
-    return Snapshot(_engine.load(path), fullnames=fullnames)
+    return Snapshot(_engine.load(path), fullnames=fullnames, live=False)
 
 
 # ---- live queries ------------------------------------------------------------

@@ -29,6 +29,7 @@ import math
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -191,6 +192,20 @@ def _memory_rows(mem: heapwatch.Memory) -> list[tuple[str, int]]:
     return [(kind, getattr(mem, kind)) for kind in MEMORY_KINDS]
 
 
+# A fork while another thread holds a collector's lock (a scrape taking a
+# census) would leave the child's copy held forever, and every scrape of the
+# child waiting on it: each child starts with fresh locks.
+_LOCKED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _fresh_locks_after_fork() -> None:
+    for holder in list(_LOCKED):
+        holder._lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_fresh_locks_after_fork)
+
+
 # ---- one process: a custom collector -------------------------------------------
 
 
@@ -219,6 +234,7 @@ class HeapCollector:
         # census (an audit hook, on the same thread) sees _taking and is
         # served the last figures instead of waiting for itself.
         self._lock = threading.RLock()
+        _LOCKED.add(self)
         self._taking = False
         self._reading: _Reading | None = None
         self._families: list[Metric] = []  # built from _reading, served until the next
@@ -311,6 +327,7 @@ class HeapPublisher:
         self.max_types = 4 * self.top
         self._shown: dict[str, None] = {}   # types with a series, in order of entry
         self._lock = threading.RLock()      # one refresh at a time (see HeapCollector)
+        _LOCKED.add(self)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failed = _Once()

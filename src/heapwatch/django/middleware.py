@@ -340,7 +340,8 @@ class HeapWatchMiddleware:
                 mem = memory_split(after.total_bytes, rss)
                 assert m.census is not None
                 verdicts = self._p.judge.judge(m.view or "-", m.census, after, concurrent=concurrent)
-                self._report(request, response, m, after, rss, mem, duration, verdicts, cfg)
+                self._report(request, response, m, after, rss, mem, duration, verdicts,
+                             concurrent, cfg)
             finally:
                 with self._p.lock:
                     if self._p.current is m:
@@ -354,7 +355,7 @@ class HeapWatchMiddleware:
 
     def _report(self, request: Any, response: Any, m: Measurement, after: heapwatch.Census,
                 rss: int | None, mem: Memory | None, duration: float,
-                verdicts: list[TypeVerdict], cfg: dict[str, Any]) -> None:
+                verdicts: list[TypeVerdict], concurrent: bool, cfg: dict[str, Any]) -> None:
         assert m.census is not None
         objects = after.total_count - m.census.total_count
         nbytes = after.total_bytes - m.census.total_bytes
@@ -365,7 +366,6 @@ class HeapWatchMiddleware:
             # whether it is logged: a histogram needs the small ones too.
             observe = _prometheus_observer()
             if observe is not None:
-                concurrent = bool(verdicts) and verdicts[0].verdict == CONCURRENT
                 observe({"view": m.view or "-", "objects_delta": objects, "bytes_delta": nbytes,
                          "verdict": CONCURRENT if concurrent else LEAK if leaks else "no leak",
                          "types": [v.as_dict() for v in leaks]})
@@ -412,7 +412,7 @@ class HeapWatchMiddleware:
             "rss_delta": rss_delta,
             "objects_delta": objects,
             "bytes_delta": nbytes,
-            "verdict": LEAK if leaks else ("concurrent" if verdicts and verdicts[0].verdict == CONCURRENT
+            "verdict": LEAK if leaks else (CONCURRENT if concurrent
                                            else "allocator" if allocator else "no leak"),
             "types": [dict(v.as_dict(), **({"kept": kept[v.name]} if v.name in kept else {}))
                       for v in shown],
