@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
-from tests.qsapp.models import Child, GrandChild, Item, Lock, Parent, Tag
+from tests.qsapp.models import Child, GrandChild, Item, Lock, Match, Parent, Tag, Team
 
 from tests.dbtests import ALIASES, alias  # noqa: F401  (alias is a fixture)
 
@@ -206,3 +206,25 @@ def test_bad_chunk_size_is_a_command_error(alias: str) -> None:
         _run(alias, "qsapp.Parent", "--all", "--chunk-size", "0", "--noinput")
 
 
+
+
+def test_counts_that_may_be_counted_twice_say_at_most(alias: str) -> None:
+    """A Match row references two Teams: with the Teams in several chunks,
+    each chunk's Collector counts it (Wagtail: a CommentReply reached from
+    its author and from its Comment's author).  The prompt said "This will
+    delete 30 rows" for a deletion of 27; it says "at most" where that can
+    happen, and only where it can."""
+    teams = Team.objects.using(alias).bulk_create([Team(name=f"t{i}") for i in range(4)])
+    Match.objects.using(alias).bulk_create(
+        [Match(home=teams[i], away=teams[3 - i]) for i in range(4)])
+    several = _run(alias, "qsapp.Team", "--all", "--dry-run", "--chunk-size", "1")
+    assert several.splitlines() == [
+        "would delete at most 12 rows", "  qsapp.Match: at most 8", "  qsapp.Team: 4",
+        "  (at most: a row reached from two chunks is counted once per chunk)"]
+    one = _run(alias, "qsapp.Team", "--all", "--dry-run", "--chunk-size", "4")
+    assert one.splitlines() == ["would delete 8 rows", "  qsapp.Match: 4", "  qsapp.Team: 4"]
+    assert "deleted 8 rows" in _run(alias, "qsapp.Team", "--all", "--noinput",
+                                    "--chunk-size", "1")
+    # A parent's own relations are not reached twice through its child.
+    hall = _run(alias, "qsapp.Landlord", "--all", "--dry-run", "--chunk-size", "1")
+    assert "at most" not in hall

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connections
+from django.db import IntegrityError, connections
 from django.db.models.deletion import ProtectedError
 from django.db.models.signals import post_delete, pre_delete
 from django.test.utils import CaptureQueriesContext
@@ -27,6 +27,7 @@ from tests.qsapp.models import (
     Note,
     Owner,
     Parent,
+    Pin,
     Place,
     Record,
     Tag,
@@ -324,3 +325,20 @@ def test_collector_path_deletes_tail_in_one_statement(alias: str) -> None:
     deletes = [s for s in _sql(ctx) if s.startswith("DELETE")]
     assert len(deletes) <= 3, deletes  # grandchildren, children, parents
     assert Note.objects.using(alias).filter(parent__isnull=True).count() == 500  # both builds
+
+
+@pytest.mark.django_db(databases=ALIASES, transaction=True)
+def test_database_error_keeps_its_type(alias: str) -> None:
+    """QuerySet.delete() of Wagtail's ContentTypes fails with IntegrityError
+    (a foreign key left to the database); the chunk that fails so raises a
+    ChunkedDeleteError that is an IntegrityError too, not only the former."""
+    first, second = Parent.objects.using(alias).bulk_create([Parent(name="a"), Parent(name="b")])
+    Pin.objects.using(alias).create(parent=second)
+    with pytest.raises(IntegrityError):
+        Parent.objects.using(alias).all().delete()
+    with pytest.raises(IntegrityError) as info:
+        delete_in_chunks(Parent.objects.using(alias).all(), chunk_size=1, progress=False)
+    assert isinstance(info.value, ChunkedDeleteError)
+    assert type(info.value).__name__ == "ChunkedIntegrityError"
+    assert info.value.deleted == (1, {"qsapp.Parent": 1})
+    assert list(Parent.objects.using(alias).values_list("name", flat=True)) == ["b"]

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from django.db.models import Count, F, Prefetch
-from django.db.models.functions import Lower
+from django.db.models import Window
+from django.db.models.functions import Lower, RowNumber
 from django.test.utils import CaptureQueriesContext
 from django.db import connections
 from hypothesis import given
@@ -62,7 +63,7 @@ def test_bad_chunk_size(bad: Any, alias: str) -> None:
     (lambda qs: qs.values("num").distinct(), ValueError),
     (lambda qs: qs.order_by("?"), ValueError),
     (lambda qs: qs.order_by("tags__name"), ValueError),
-    (lambda qs: qs.order_by(Lower("word")), ValueError),
+    (lambda qs: qs.order_by(Window(RowNumber(), order_by="word").desc()), ValueError),
     (lambda qs: qs.union(qs), ValueError),
     (lambda qs: qs.values("num").annotate(n=Count("pk")), ValueError),
 ])
@@ -98,6 +99,8 @@ def test_distinct_fields_rejected_on_pg_shape(alias: str) -> None:
     lambda qs: qs.only("word").order_by("num"),
     lambda qs: qs.defer("num", "maybe").order_by("-num"),
     lambda qs: qs.annotate(lw=Lower("word")).order_by("lw"),
+    lambda qs: qs.order_by(Lower("word").desc(), "-num"),
+    lambda qs: qs.order_by(Lower("word")).reverse(),
     lambda qs: qs.annotate(n=Count("tags")).order_by("-n", "word"),
     lambda qs: qs.distinct().order_by("word"),
 ])

@@ -8,6 +8,8 @@ import uuid
 
 from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
 from django.db import models
+from django.db.models import Case, F, Q, When
+from django.db.models.functions import Lower
 
 
 class Tag(models.Model):
@@ -85,6 +87,13 @@ class Note(models.Model):
 
 class Lock(models.Model):
     parent = models.ForeignKey(Parent, on_delete=models.PROTECT)
+
+
+class Pin(models.Model):
+    """Left to the database's foreign key constraint: deleting its Parent
+    fails with IntegrityError at commit."""
+
+    parent = models.ForeignKey(Parent, on_delete=models.DO_NOTHING)
 
 
 # The benchmark's shape: a row with three foreign keys.
@@ -192,3 +201,73 @@ class Venue(models.Model):
 
 class Hall(Venue):
     manager = models.ForeignKey(Landlord, on_delete=models.CASCADE, related_name="halls")
+
+
+class Booking(models.Model):
+    """Fast-deleted from a Venue, and again from a Hall's inherited relations."""
+
+    venue = models.ForeignKey(Venue, on_delete=models.CASCADE, related_name="bookings")
+
+
+# Shapes met in Wagtail's models (tests/test_stream_shapes.py).
+
+
+class Section(models.Model):
+    """Meta.ordering by a nullable field and an expression: order_by
+    ("section") sorts by it, order_by("section_id") by the column (Wagtail's
+    Locale and Page.locale)."""
+
+    name = models.CharField(max_length=20)
+    rank = models.IntegerField(null=True)
+
+    class Meta:
+        ordering = ["-rank", Lower("name")]
+
+
+class Host(models.Model):
+    """Meta.ordering by an expression (Wagtail's Site manager orders so)."""
+
+    hostname = models.CharField(max_length=20)
+    site_name = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        ordering = [Case(When(site_name="", then=Lower("hostname")), default=Lower("site_name"))]
+
+
+class Article(models.Model):
+    section = models.ForeignKey(Section, null=True, on_delete=models.SET_NULL)
+    host = models.ForeignKey(Host, null=True, on_delete=models.SET_NULL)
+    title = models.CharField(max_length=20)
+    # A data descriptor: reading the attribute converts the loaded value.
+    attachment = models.FileField(upload_to="a/", blank=True)
+
+
+# A queryset class with its own delete(): a materialized-path tree whose
+# delete() removes each node's subtree and lowers its parent's child count,
+# as django-treebeard's MP_NodeQuerySet does for Wagtail's pages
+# (tests/test_delete_own.py).
+
+
+class NodeQuerySet(models.QuerySet["Node"]):
+    def delete(self) -> tuple[int, dict[str, int]]:
+        nodes = Node.objects.using(self.db)
+        paths = set(self.values_list("path", flat=True))
+        tops = [p for p in paths if not any(p[:i] in paths for i in range(2, len(p), 2))]
+        for p in tops:
+            if len(p) > 2:
+                nodes.filter(path=p[:-2]).update(children=F("children") - 1)
+        subtrees = Q(pk__in=[])
+        for p in tops:
+            subtrees |= Q(path__startswith=p)
+        return models.QuerySet.delete(nodes.filter(subtrees))
+
+
+class Node(models.Model):
+    path = models.CharField(max_length=20, unique=True)  # two characters a level
+    children = models.IntegerField(default=0)
+
+    objects = NodeQuerySet.as_manager()
+
+
+class NodeLock(models.Model):
+    node = models.ForeignKey(Node, on_delete=models.PROTECT)

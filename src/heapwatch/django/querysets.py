@@ -25,6 +25,13 @@ that another chunk's cascade deletes; the chunk that meets one first deletes
 it with its own cascade (_admit_restricted()).  Rows written after that check
 are met by the Collector of the chunk they concern: that chunk rolls back and
 ChunkedProtectedError / ChunkedRestrictedError say what was deleted before.
+
+A queryset whose class overrides delete() (django-treebeard's trees, used by
+Wagtail's pages and collections, delete each node's descendants and fix their
+parents' child counts there) is deleted chunk by chunk with that delete(),
+which alone knows what it deletes: there is no check before the first chunk
+then, and a refusal comes from the chunk that meets it (see
+delete_in_chunks()).
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from functools import reduce
 from itertools import chain
 from typing import Any, Union
 
-from django.db import connections, router, transaction
+from django.db import DatabaseError, connections, router, transaction
 from django.db.models import CASCADE, PROTECT, RESTRICT, Q, QuerySet
 from django.db.models import sql
 from django.db.models.deletion import (
@@ -81,7 +88,8 @@ class ChunkedDeleteError(Exception):
     original exception.  Running delete_in_chunks() again continues.
     A ProtectedError or RestrictedError surfaces as ChunkedProtectedError /
     ChunkedRestrictedError, subclasses of both this class and the original,
-    so `except ProtectedError` keeps working and .protected_objects is there.
+    so `except ProtectedError` keeps working and .protected_objects is there;
+    a database error (IntegrityError, ...) as such a subclass made for it.
     """
 
     deleted: tuple[int, dict[str, int]]
@@ -109,6 +117,21 @@ class ChunkedRestrictedError(ChunkedDeleteError, RestrictedError):
                  restricted_objects: Any) -> None:
         ChunkedDeleteError.__init__(self, message, deleted)
         self.restricted_objects = restricted_objects
+
+
+_database_errors: dict[type, type[ChunkedDeleteError]] = {}
+
+
+def _database_error(cause: type) -> type[ChunkedDeleteError]:
+    """The ChunkedDeleteError for a chunk that failed with the database
+    error `cause` (IntegrityError, OperationalError, ...): a subclass of
+    both, as ChunkedProtectedError is of ProtectedError, so that `except
+    IntegrityError` around QuerySet.delete() keeps working."""
+    if cause not in _database_errors:
+        name = f"Chunked{cause.__name__}"
+        _database_errors[cause] = type(name, (ChunkedDeleteError, cause),
+                                       {"__module__": __name__, "__qualname__": name})
+    return _database_errors[cause]
 
 
 class _Progress:
@@ -171,6 +194,17 @@ def _check_deletable(queryset: Any) -> None:
         raise TypeError("delete_in_chunks() cannot delete after .values() or .values_list()")
     if query.combinator:
         raise TypeError(f"delete_in_chunks() cannot delete a {query.combinator}() queryset")
+
+
+def _own_delete(queryset: Any) -> type | None:
+    """The class that overrides QuerySet.delete() in the queryset's class
+    (what queryset.delete() runs instead of Django's), or None."""
+    for cls in type(queryset).__mro__:
+        if cls is QuerySet:
+            return None
+        if "delete" in vars(cls):
+            return cls
+    return None
 
 
 def _check_progress(progress: object) -> None:
@@ -253,6 +287,39 @@ def _edges(model: Any) -> list[_Edge]:
         if hasattr(field, "bulk_related_objects"):
             edges.append(_Edge("generic", field.remote_field.model, field))
     return edges
+
+
+def _maybe_recounted(model: Any) -> set[Any]:
+    """The models whose rows count_in_chunks() may count more than once when
+    deleting `model` rows takes several chunks: a row one chunk's cascade
+    reaches that another chunk's reaches too.  That takes two foreign keys
+    (or generic relations) leading to its model -- one leading back to
+    `model` itself is one, the selection being the other -- and everything
+    reached from such a model inherits it.  A multi-table parent and child
+    are one row reached together, not twice."""
+    incoming: defaultdict[Any, set[Any]] = defaultdict(set)
+    reached: defaultdict[Any, set[Any]] = defaultdict(set)
+    todo = [model]
+    while todo:
+        m = todo.pop()
+        if m in reached:
+            continue
+        reached[m] = set()
+        for edge in _edges(m):
+            if edge.action in ("protect", "restrict"):
+                continue
+            reached[m].add(edge.model)
+            if edge.action != "parent" and not getattr(edge.field.remote_field, "parent_link",
+                                                       False):
+                incoming[edge.model].add(edge.field)
+            todo.append(edge.model)
+    found = {m for m, fields in incoming.items() if len(fields) + (m is model) > 1}
+    todo = list(found)
+    while todo:
+        for m in reached[todo.pop()] - found:
+            found.add(m)
+            todo.append(m)
+    return found
 
 
 def _guard_plan(model: Any) -> dict[Any, list[_Edge]]:
@@ -597,9 +664,23 @@ def count_in_chunks(queryset: QuerySet[Any], chunk_size: int = 1000) -> tuple[in
     time, as the deletion does).  The counts are exact unless a dependent
     row is reachable from rows in two different chunks (a model with two
     CASCADE foreign keys to the deleted one): then it is counted once per
-    chunk, and the total is an upper bound.
+    chunk, and the total is an upper bound (_maybe_recounted() tells which
+    models' counts may be).  Rows that a delete signal receiver deletes
+    itself (Wagtail's search index entries) may be counted here and not in
+    the deletion's counts, as they may or may not be in QuerySet.delete()'s:
+    Django counts what its own DELETEs remove, and whether the receiver came
+    first depends on the order of the models collected together.
+
+    TypeError, before any query, when the queryset's class overrides
+    delete(): only running it tells what it deletes.
     """
     queryset, db, limit = _prepare(queryset, chunk_size, "count_in_chunks")
+    own = _own_delete(queryset)
+    if own is not None:
+        raise TypeError(
+            f"count_in_chunks() cannot count what {own.__module__}.{own.__qualname__}"
+            f".delete() deletes: it overrides QuerySet.delete()"
+        )
     model = queryset.model
     _check_protection(queryset, db, chunk_size, limit)
     counts: Counter[str] = Counter()
@@ -611,8 +692,22 @@ def count_in_chunks(queryset: QuerySet[Any], chunk_size: int = 1000) -> tuple[in
                           fail_on_restricted=False)
         for m, instances in collector.data.items():
             counts[m._meta.label] += len(instances)
-        for fast in collector.fast_deletes:
-            counts[fast.model._meta.label] += fast.count()
+        # Fast deletes of one model can select the same rows (a multi-table
+        # child reaches its parent's relations again), and rows collected
+        # above: each row is deleted, and counted by Django, once.
+        fast: defaultdict[Any, list[Any]] = defaultdict(list)
+        for qs in collector.fast_deletes:
+            fast[qs.model].append(qs)
+        for m, group in fast.items():
+            collected = [obj.pk for obj in collector.data.get(m, ())]
+            if len(group) == 1 and not collected:
+                counts[m._meta.label] += group[0].count()
+                continue
+            rows = m._base_manager.using(db).filter(
+                reduce(operator.or_, (Q(pk__in=qs.values("pk")) for qs in group)))
+            for part in _batches(collected, limit):
+                rows = rows.exclude(pk__in=part)
+            counts[m._meta.label] += rows.count()
         del collector
     return sum(counts.values()), {label: n for label, n in counts.items() if n}
 
@@ -642,11 +737,26 @@ def delete_in_chunks(
     streaming._max_query_params: SQLite's variable limit).  A chunk that
     fails (a row protected after the check, a signal receiver's error)
     rolls back and raises ChunkedDeleteError (see there).
+
+    When the queryset's class overrides delete() (django-treebeard's
+    MP_NodeQuerySet: Wagtail's Page and Collection querysets), each chunk is
+    deleted by queryset.filter(pk__in=chunk).delete(), which runs it, and
+    the counts are what it returns; nothing is checked before the first
+    chunk, so a refusal raises ChunkedProtectedError or
+    ChunkedRestrictedError with what earlier chunks deleted.
     """
     _check_progress(progress)
     queryset, db, limit = _prepare(queryset, chunk_size, "delete_in_chunks")
     model = queryset.model
-    allowed = _check_protection(queryset, db, chunk_size, limit)
+    delete: Callable[[list[Any]], tuple[int, dict[str, int]]]
+    if _own_delete(queryset) is None:
+        allowed = _check_protection(queryset, db, chunk_size, limit)
+
+        def delete(chunk: list[Any]) -> tuple[int, dict[str, int]]:
+            return _delete_chunk(model, db, chunk, allowed, limit)
+    else:
+        def delete(chunk: list[Any]) -> tuple[int, dict[str, int]]:
+            return queryset.filter(pk__in=chunk).delete()
     report = progress if callable(progress) else None
     if progress is None:
         progress = sys.stderr.isatty() and _have_progress_lib()
@@ -659,12 +769,14 @@ def delete_in_chunks(
         for chunk in pk_chunks(queryset, chunk_size):
             try:
                 with transaction.atomic(using=db):
-                    n, per = _delete_chunk(model, db, chunk, allowed, limit)
+                    n, per = delete(chunk)
             except Exception as exc:
                 before = (total, dict(counts))
+                # Django's refusals carry their objects in args: the message alone.
+                why = exc.args[0] if isinstance(exc, (ProtectedError, RestrictedError)) else exc
                 message = (
                     f"deleting a chunk of {len(chunk)} {model._meta.label} rows failed "
-                    f"({type(exc).__name__}: {exc}); that chunk was rolled back, "
+                    f"({type(exc).__name__}: {why}); that chunk was rolled back, "
                     f"{total} rows were already deleted ({dict(counts)}); "
                     f"run again to continue"
                 )
@@ -673,6 +785,8 @@ def delete_in_chunks(
                     err = ChunkedProtectedError(message, before, exc.protected_objects)
                 elif isinstance(exc, RestrictedError):
                     err = ChunkedRestrictedError(message, before, exc.restricted_objects)
+                elif isinstance(exc, DatabaseError):
+                    err = _database_error(type(exc))(message, before)
                 else:
                     err = ChunkedDeleteError(message, before)
                 raise err from exc

@@ -17,7 +17,10 @@ current time zone, as in forms); text lookups (contains, startswith, regex,
 runs Django's deletion Collector on each chunk of primary keys, so it loads at
 most one chunk of objects and their cascade at a time (count_in_chunks: the
 counts are exact unless one dependent row is reachable from rows in two
-different chunks; then it is counted once per chunk, an upper bound).
+different chunks; then it is counted once per chunk, and shown as "at
+most").  When the model's queryset class overrides delete() (Wagtail's pages
+and collections: a tree's delete() takes each node's descendants along),
+only the rows selected are counted, and the prompt says so.
 """
 
 from __future__ import annotations
@@ -38,7 +41,16 @@ from django.db.models.fields.reverse_related import ForeignObjectRel
 from django.db.models.sql import Query
 from django.utils import timezone
 
-from heapwatch.django.querysets import ChunkedDeleteError, count_in_chunks, delete_in_chunks
+from heapwatch.django.querysets import (
+    ChunkedDeleteError,
+    ChunkedProtectedError,
+    ChunkedRestrictedError,
+    _maybe_recounted,
+    _own_delete,
+    _pks,
+    count_in_chunks,
+    delete_in_chunks,
+)
 
 _TRUE = {"1", "true", "t", "yes", "y", "on"}
 _FALSE = {"0", "false", "f", "no", "n", "off"}
@@ -126,10 +138,41 @@ def parse_filter(model: Any, item: str) -> tuple[str, Any]:
 
 def _refusal(exc: ProtectedError | RestrictedError) -> str:
     found = exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
-    objs = list(found)
+    objs = sorted(found, key=lambda o: (o._meta.label, str(o.pk)))
     shown = ", ".join(f"{o._meta.label} {o.pk}" for o in objs[:10])
     more = f" and {len(objs) - 10} more" if len(objs) > 10 else ""
-    return f"{exc.args[0]} Nothing was deleted. Referencing rows: {shown}{more}."
+    if isinstance(exc, (ChunkedProtectedError, ChunkedRestrictedError)):
+        total, counts = exc.deleted
+        done = (f"The chunks before it were deleted: {total} rows ({counts}); run again "
+                f"to continue." if total else "Nothing was deleted.")
+        why = exc.__cause__.args[0] if exc.__cause__ is not None else exc.args[0]
+    else:
+        done, why = "Nothing was deleted.", exc.args[0]
+    return f"{why} {done} Referencing rows: {shown}{more}."
+
+
+def _forecast(qs: Any, chunk_size: int) -> tuple[int, str, str, list[str]]:
+    """What deleting `qs` removes, for the prompt and --dry-run: (rows, how
+    many rows, how they are deleted when not as QuerySet.delete() does, one
+    line per model)."""
+    model = qs.model
+    own = _own_delete(qs)
+    if own is not None:
+        n = _pks(qs).count()
+        return n, f"{n} {model._meta.label} rows", (
+            f",\nwith {own.__module__}.{own.__qualname__}.delete(), which overrides "
+            f"QuerySet.delete():\nwhat it deletes with them, and their cascade, is not "
+            f"counted beforehand"), []
+    total, counts = count_in_chunks(qs, chunk_size)
+    bounded: set[str] = set()
+    if counts.get(model._meta.label, 0) > chunk_size:
+        bounded = {m._meta.label for m in _maybe_recounted(model)} & set(counts)
+    at_most = "at most " if bounded else ""
+    lines = [f"  {label}: {'at most ' if label in bounded else ''}{counts[label]}"
+             for label in sorted(counts)]
+    if bounded:
+        lines.append("  (at most: a row reached from two chunks is counted once per chunk)")
+    return total, f"{at_most}{total} rows", "", lines
 
 
 class Command(BaseCommand):
@@ -173,36 +216,34 @@ class Command(BaseCommand):
         qs = model._default_manager.using(db).filter(**filters)
         try:
             if opts["dry_run"] or opts["interactive"]:
-                total, counts = count_in_chunks(qs, chunk_size)
+                total, rows, how, lines = _forecast(qs, chunk_size)
                 if opts["dry_run"]:
-                    self._report("would delete", total, counts)
+                    self.stdout.write("\n".join([f"would delete {rows}{how}", *lines]))
                     return
                 if total == 0:
                     self.stdout.write(f"no {label} rows match: nothing to delete")
                     return
-                if not self._confirm(db, total, counts):
+                if not self._confirm(f"{rows} from the {db!r} database{how}", lines):
                     self.stdout.write("Deletion cancelled.")
                     return
             progress = False if opts["no_progress"] else None
             total, counts = delete_in_chunks(qs, chunk_size, progress=progress)
+        except (ChunkedProtectedError, ChunkedRestrictedError) as exc:
+            raise CommandError(_refusal(exc)) from exc
         except (ValueError, TypeError) as exc:
             raise CommandError(str(exc)) from exc
         except ChunkedDeleteError as exc:
             raise CommandError(str(exc)) from exc
         except (ProtectedError, RestrictedError) as exc:
             raise CommandError(_refusal(exc)) from exc
-        self._report("deleted", total, counts)
+        self.stdout.write(f"deleted {total} rows")
+        for name in sorted(counts):
+            self.stdout.write(f"  {name}: {counts[name]}")
 
-    def _report(self, verb: str, total: int, counts: dict[str, int]) -> None:
-        self.stdout.write(f"{verb} {total} rows")
-        for label in sorted(counts):
-            self.stdout.write(f"  {label}: {counts[label]}")
-
-    def _confirm(self, db: str, total: int, counts: dict[str, int]) -> bool:
-        lines = [f"This will delete {total} rows from the {db!r} database:"]
-        lines += [f"  {label}: {counts[label]}" for label in sorted(counts)]
-        lines += ["This cannot be undone. Are you sure you want to do this?", "",
-                  "    Type 'yes' to continue, or 'no' to cancel: "]
+    def _confirm(self, what: str, lines: list[str]) -> bool:
+        lines = [f"This will delete {what}" + (":" if lines else "."),
+                 *lines, "This cannot be undone. Are you sure you want to do this?", "",
+                 "    Type 'yes' to continue, or 'no' to cancel: "]
         self.stdout.write("\n".join(lines), ending="")
         self.stdout.flush()
         try:
