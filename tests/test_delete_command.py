@@ -58,7 +58,16 @@ def test_prompt_shows_counts_and_deletes_on_yes(alias: str,
     assert sorted(Parent.objects.using(alias).values_list("group", flat=True)) == [1, 1, 2, 2]
 
 
-@pytest.mark.parametrize("answer", ["no\n", "\n", "y\n", "YES please\n", ""])
+def test_closed_stdin_fails_and_deletes_nothing(alias: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # A cron job that used to delete without asking must not exit 0 now.
+    _family(alias)
+    with pytest.raises(CommandError, match="--noinput"):
+        _run(alias, "qsapp.Parent", "--all", answer="", monkeypatch=monkeypatch)
+    assert Parent.objects.using(alias).count() == 6 and Child.objects.using(alias).count() == 12
+
+
+@pytest.mark.parametrize("answer", ["no\n", "\n", "y\n", "YES please\n"])
 def test_anything_but_yes_cancels(answer: str, alias: str,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
     _family(alias)

@@ -269,3 +269,30 @@ def test_restriction_lifted_by_a_deleted_parent_row(alias: str) -> None:
     venue.delete()
     _same_as_delete(Landlord.objects.using(alias).order_by("pk"), 1, models)  # c's chunk: later
     assert _state(alias, models) == {"Hall": [], "Venue": [], "Landlord": []}
+
+
+def test_a_custom_on_delete_is_refused_before_deleting(alias: str) -> None:
+    from tests.qsapp.models import Account, Claim, Memo
+
+    accounts = Account.objects.using(alias).bulk_create([Account(name=str(i)) for i in range(10)])
+    Claim.objects.using(alias).create(account=accounts[-1])
+    Memo.objects.using(alias).create(account=accounts[0])
+    with pytest.raises(ProtectedError):
+        with transaction.atomic(using=alias):
+            Account.objects.using(alias).all().delete()
+    with pytest.raises(ValueError, match="custom on_delete='refuse_like_protect'"):
+        delete_in_chunks(Account.objects.using(alias).all(), 3, progress=False)
+    assert Account.objects.using(alias).count() == 10
+
+
+def test_which_on_delete_actions_only_update() -> None:
+    from django.db import models
+
+    from heapwatch.django.querysets import _only_updates
+    from tests.qsapp.models import refuse_like_protect
+
+    for action in (models.SET_NULL, models.SET_DEFAULT, models.DO_NOTHING, models.SET(None),
+                   models.SET(lambda: 1)):
+        assert _only_updates(action), action
+    for action in (models.PROTECT, models.RESTRICT, models.CASCADE, refuse_like_protect):
+        assert not _only_updates(action), action

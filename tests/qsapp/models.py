@@ -5,6 +5,7 @@ No migrations: the test runner creates the tables with run_syncdb."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
 from django.db import models
@@ -271,3 +272,21 @@ class Node(models.Model):
 
 class NodeLock(models.Model):
     node = models.ForeignKey(Node, on_delete=models.PROTECT)
+
+
+# A project's own on_delete function (tests/test_delete_protect.py): it may
+# refuse, so delete_in_chunks() cannot check it before deleting.
+def refuse_like_protect(collector: Any, field: Any, sub_objs: Any, using: str) -> None:
+    models.PROTECT(collector, field, sub_objs, using)
+
+
+class Account(models.Model):
+    name = models.CharField(max_length=20, default="")
+
+
+class Claim(models.Model):
+    account = models.ForeignKey(Account, on_delete=refuse_like_protect)
+
+
+class Memo(models.Model):
+    account = models.ForeignKey(Account, null=True, on_delete=models.SET(None))

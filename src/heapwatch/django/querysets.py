@@ -272,6 +272,25 @@ class _Edge:
 _ACTIONS = {PROTECT: "protect", RESTRICT: "restrict", CASCADE: "cascade"}
 
 
+def _only_updates(on_delete: Any) -> bool:
+    """An on_delete action of Django's that never deletes a row nor refuses:
+    SET_NULL, SET_DEFAULT, SET(...), DO_NOTHING, or a database-level one
+    (Django 6's DB_* actions, which Django leaves to the database)."""
+    from django.db.models import deletion
+
+    if on_delete in (deletion.SET_NULL, deletion.SET_DEFAULT, deletion.DO_NOTHING):
+        return True
+    name = getattr(on_delete, "__name__", "")
+    if getattr(deletion, name, None) is on_delete and name.startswith("DB_"):
+        return True
+    deconstruct = getattr(on_delete, "deconstruct", None)
+    try:
+        path = deconstruct()[0] if callable(deconstruct) else None
+    except Exception:
+        path = None
+    return path == "django.db.models.SET"
+
+
 def _edges(model: Any) -> list[_Edge]:
     """The relations Collector.collect() follows from `model` rows, in its
     order, that can delete rows or refuse.  SET_NULL, SET_DEFAULT, SET(),
@@ -280,9 +299,20 @@ def _edges(model: Any) -> list[_Edge]:
     edges = [_Edge("parent", parent, link)
              for parent, link in model._meta.concrete_model._meta.parents.items() if link]
     for related in get_candidate_relations_to_delete(model._meta):
-        action = _ACTIONS.get(related.field.remote_field.on_delete)
+        on_delete = related.field.remote_field.on_delete
+        action = _ACTIONS.get(on_delete)
         if action is not None:
             edges.append(_Edge(action, related.related_model, related.field))
+        elif not _only_updates(on_delete):
+            # A function of the project's own may refuse (raise
+            # ProtectedError) for a row of a later chunk, after earlier
+            # chunks were deleted: what qs.delete() never does.
+            field = related.field
+            raise ValueError(
+                f"delete_in_chunks() cannot check before deleting what the custom "
+                f"on_delete={getattr(on_delete, '__qualname__', on_delete)!r} of "
+                f"{field.model._meta.label}.{field.name} would do; delete this queryset "
+                f"with qs.delete(), or in chunks of your own")
     for field in model._meta.private_fields:
         if hasattr(field, "bulk_related_objects"):
             edges.append(_Edge("generic", field.remote_field.model, field))

@@ -65,8 +65,8 @@ from django.apps import apps
 from django.core.exceptions import EmptyResultSet, FieldDoesNotExist
 from django.db import connections
 from django.db.models import F, Q, prefetch_related_objects
-from django.db.models.expressions import Col, OrderBy
-from django.db.models.functions import Random
+from django.db.models.expressions import Col, OrderBy, RawSQL
+from django.db.models.functions import Now, Random
 from django.db.models.lookups import Exact, GreaterThan, IsNull, LessThan
 from django.db.models.query import (
     FlatValuesListIterable,
@@ -326,6 +326,26 @@ def _expand(queryset: Any, item: Any, prefix: str, flip: bool, seen: frozenset[A
     out.append(_Term(None, expr, order.descending, order.nulls_first, order.nulls_last))
 
 
+def _unstable(expr: Any) -> str | None:
+    """What makes an expression's value change from one query to the next,
+    or depend on which rows the query returns, if anything does: a clock
+    (Now()), a random number, raw SQL (which may be either), a window.  A
+    key made of such a value does not stay in place between chunks: paging
+    on it repeats rows or never ends."""
+    todo = [expr]
+    while todo:
+        e = todo.pop()
+        if isinstance(e, Random):
+            return "a random value (Random())"
+        if isinstance(e, Now):
+            return "the current time (Now())"
+        if isinstance(e, RawSQL):
+            return "raw SQL (RawSQL())"
+        if hasattr(e, "get_source_expressions"):
+            todo.extend(x for x in e.get_source_expressions() if x is not None)
+    return "a window function" if getattr(expr, "contains_over_clause", False) else None
+
+
 def _terms(queryset: Any) -> list[_Term]:
     """The ORDER BY terms of list(queryset), before reverse()."""
     query = queryset.query
@@ -404,7 +424,16 @@ def _keys(queryset: Any) -> list[_Key]:
         # never decide.  With them, a later column may order a row's repeats.
         if not joins and seen_pk >= set(pk_names):
             break
+        if term.name is not None and term.name in query.annotations:
+            why = _unstable(query.annotations[term.name])
+            if why is not None:
+                raise ValueError(f"stream() cannot page an ordering by {term.name!r}: its "
+                                 f"value is {why}, which changes between chunks")
         if term.name is None:
+            why = _unstable(term.expr)
+            if why is not None:
+                raise ValueError(f"stream() cannot page an ordering by {why}: its value "
+                                 f"changes between chunks")
             alias = f"{_KEY_PREFIX}{len(keys)}"
             keys.append(_Key(alias, term.descending, term.nulls_first, term.nulls_last,
                              True, None, alias=alias, expr=term.expr))
@@ -829,6 +858,33 @@ def _check_streamable(queryset: Any) -> None:
         raise ValueError("stream() cannot page values() grouped by an aggregate annotation")
     if query.extra_order_by:
         raise ValueError("stream() cannot page an extra(order_by=...) ordering")
+    if query.extra_tables:
+        raise ValueError("stream() cannot page extra(tables=...): the tables it adds may "
+                         "repeat rows that no key tells apart")
+    # A window's value depends on the rows the query returns, and each
+    # chunk returns other rows: row_number() would restart every chunk.
+    windows = [n for n, a in query.annotations.items() if getattr(a, "contains_over_clause", False)]
+    if windows or getattr(query.where, "contains_over_clause", False):
+        raise ValueError("stream() cannot page a queryset with window functions "
+                         f"({', '.join(map(repr, windows)) or 'in its filters'}): each chunk "
+                         "would compute them over its own rows")
+    # DISTINCT or GROUP BY rows are unique by what they select; a selected
+    # value read through a join that repeats rows makes several rows of one
+    # primary key, which the key (primary key first) cannot tell apart.
+    if query.distinct or query.group_by is not None:
+        plain = [n for n, a in query.annotation_select.items()
+                 if not getattr(a, "contains_aggregate", False)]
+        if plain:
+            try:
+                repeating = bool(_repeating_joins(queryset))
+            except ValueError:
+                repeating = True
+            if repeating:
+                raise ValueError(
+                    f"stream() cannot page distinct() or aggregated rows that select "
+                    f"{', '.join(map(repr, plain))} through a multi-valued relation: "
+                    f"one {queryset.model.__name__} comes out several times, told apart "
+                    f"only by those values")
 
 
 def stream(queryset: QuerySet[Any], chunk_size: int = 1000) -> Iterator[Any]:

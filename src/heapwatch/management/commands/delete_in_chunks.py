@@ -249,7 +249,11 @@ class Command(BaseCommand):
         try:
             answer = input()
         except EOFError:
-            answer = ""
+            # Standard input closed (a cron job, a pipe): nobody said yes,
+            # and a script must not take "nothing deleted" for success.
+            self.stdout.write("")
+            raise CommandError("no answer: standard input is closed, nothing was deleted; "
+                               "pass --noinput to delete without asking") from None
         if not sys.stdin.isatty():
             self.stdout.write("")  # no echoed newline after the prompt
         return answer.strip() == "yes"
