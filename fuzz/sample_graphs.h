@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bigmem.h"
+#include "csr.h"
 #include "graph.h"
 
 #define SAMPLE_COUNT 6
@@ -71,18 +72,12 @@ sg_alloc(uint32_t n, uint32_t n_types, uint32_t n_edges, uint32_t n_roots)
     return g;
 }
 
-/* Fills out_off/out_adj from edges given as (source, target) pairs sorted
-   by source (g->n_edges of them). */
+/* Fills out_off/out_adj (zeroed) from edges given as (source, target)
+   pairs (g->n_edges of them), each node's edges in the order given. */
 static void
 sg_edges(hw_graph *g, const uint32_t (*pairs)[2])
 {
-    for (uint32_t e = 0; e < g->n_edges; e++) {
-        g->out_off[pairs[e][0] + 1]++;
-        g->out_adj[e] = pairs[e][1];
-    }
-    for (uint32_t v = 0; v < g->n_nodes; v++) {
-        g->out_off[v + 1] += g->out_off[v];
-    }
+    hw_csr_from_pairs(g->n_nodes, &pairs[0][0], g->n_edges, g->out_off, g->out_adj);
 }
 
 /* A graph of n nodes whose out-degrees (below max_deg) and targets come

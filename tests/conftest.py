@@ -32,6 +32,6 @@ def quiet_gc() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _reset_growth_baseline() -> Iterator[None]:
-    heapwatch._engine._swap_baseline(None)
+    heapwatch._engine.swap_baseline(None)
     yield
-    heapwatch._engine._swap_baseline(None)
+    heapwatch._engine.swap_baseline(None)

@@ -12,7 +12,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from heapwatch.django import delete_in_chunks
-from heapwatch.django.streaming import _max_query_params
+from heapwatch.django._query import max_query_params
 from tests.qsapp.models import Child, Match, Parent, Team
 
 from tests.dbtests import ALIASES, alias  # noqa: F401  (alias is a fixture)
@@ -68,7 +68,7 @@ def test_chunk_size_beyond_the_database(alias: str) -> None:
     not the 999 Django before 6.0 reports; PostgreSQL with client-side
     binding: no limit).  Team's chunks also delete Match rows by
     `home IN (...) OR away IN (...)`: two parameters per key."""
-    limit = _max_query_params(connections[alias])
+    limit = max_query_params(connections[alias])
     teams = Team.objects.using(alias).bulk_create([Team(name=f"t{i}") for i in range(2100)])
     Match.objects.using(alias).bulk_create(
         [Match(home=teams[i], away=teams[-1 - i]) for i in range(0, 2100, 3)])

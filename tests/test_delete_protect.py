@@ -288,11 +288,11 @@ def test_a_custom_on_delete_is_refused_before_deleting(alias: str) -> None:
 def test_which_on_delete_actions_only_update() -> None:
     from django.db import models
 
-    from heapwatch.django.querysets import _only_updates
+    from heapwatch.django._cascade import only_updates
     from tests.qsapp.models import refuse_like_protect
 
     for action in (models.SET_NULL, models.SET_DEFAULT, models.DO_NOTHING, models.SET(None),
                    models.SET(lambda: 1)):
-        assert _only_updates(action), action
+        assert only_updates(action), action
     for action in (models.PROTECT, models.RESTRICT, models.CASCADE, refuse_like_protect):
-        assert not _only_updates(action), action
+        assert not only_updates(action), action

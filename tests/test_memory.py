@@ -19,7 +19,7 @@ import pytest
 
 import heapwatch
 from heapwatch import Memory, memory
-from heapwatch._engine import _memstats
+from heapwatch._engine import memstats
 from heapwatch._memory import current_rss
 
 MIB = 1 << 20
@@ -129,7 +129,7 @@ def test_python_objects_is_the_census_with_untracked(quiet_gc: None) -> None:
 
 
 def test_pymalloc_figures_fit_the_arenas() -> None:
-    allocator, arenas, used, available, unused, malloc_free = _memstats()
+    allocator, arenas, used, available, unused, malloc_free = memstats()
     m = memory()
     if allocator != "pymalloc":
         # make test-asan runs with PYTHONMALLOC=malloc.
@@ -146,7 +146,7 @@ def test_figures_match_sys_debugmallocstats(capfd: pytest.CaptureFixture[str]) -
     capfd.readouterr()
     sys._debugmallocstats()
     text = capfd.readouterr().err
-    allocator, arenas, used, available, unused, _ = _memstats()
+    allocator, arenas, used, available, unused, _ = memstats()
     if allocator != "pymalloc":
         assert "bytes in allocated blocks" not in text
         return
@@ -198,20 +198,20 @@ def test_memory_runs_no_code_of_user_objects() -> None:
 
 
 def test_parses_the_sample() -> None:
-    assert _memstats(SAMPLE) == ("pymalloc", 2_097_152, 799_200, 371_232, 901_120, 0)
-    assert _memstats(SAMPLE)[1:5] == reference_parse(SAMPLE)
+    assert memstats(SAMPLE) == ("pymalloc", 2_097_152, 799_200, 371_232, 901_120, 0)
+    assert memstats(SAMPLE)[1:5] == reference_parse(SAMPLE)
 
 
 def test_parses_the_real_text_of_this_python() -> None:
     r = run_child("import sys; sys._debugmallocstats()", PYTHONMALLOC="pymalloc")
     assert r.returncode == 0, r.stderr
-    got = _memstats(r.stderr)
+    got = memstats(r.stderr)
     assert got[0] == "pymalloc"
     assert got[1:5] == reference_parse(r.stderr)
 
 
 def test_mimalloc_text_is_not_pymalloc() -> None:
-    assert _memstats(MIMALLOC_SAMPLE) == ("mimalloc", 0, 0, 0, 0, 0)
+    assert memstats(MIMALLOC_SAMPLE) == ("mimalloc", 0, 0, 0, 0, 0)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -230,7 +230,7 @@ def test_mimalloc_text_is_not_pymalloc() -> None:
 ])
 def test_malformed_text_is_a_clear_runtime_error(text: str, message: str) -> None:
     with pytest.raises(RuntimeError, match="pymalloc's statistics") as info:
-        _memstats(text)
+        memstats(text)
     assert message in str(info.value)
 
 
@@ -251,7 +251,7 @@ def test_parser_never_crashes_on_mangled_text() -> None:
                 chars.insert(i, rng.choice(alphabet))
         cut = rng.choice([len(chars), rng.randrange(len(chars))])
         try:
-            got = _memstats("".join(chars[:cut]))
+            got = memstats("".join(chars[:cut]))
         except RuntimeError:
             outcomes.add("error")
         else:
@@ -262,7 +262,7 @@ def test_parser_never_crashes_on_mangled_text() -> None:
 
 def test_text_must_be_str() -> None:
     with pytest.raises(TypeError):
-        _memstats(SAMPLE.encode())  # type: ignore[arg-type]
+        memstats(SAMPLE.encode())  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------
@@ -270,8 +270,8 @@ def test_text_must_be_str() -> None:
 
 FRAGMENT = """
 import dataclasses, json, heapwatch
-from heapwatch._engine import _memstats
-out = {"allocator": _memstats()[0], "base": dataclasses.asdict(heapwatch.memory())}
+from heapwatch._engine import memstats
+out = {"allocator": memstats()[0], "base": dataclasses.asdict(heapwatch.memory())}
 a = [[i] for i in range(N_ELEMENTS)]
 kept = a[::64]
 del a
@@ -338,8 +338,8 @@ def test_fragmented_malloc_heap(n: int) -> None:
 def test_under_mimalloc_pymalloc_is_empty() -> None:
     r = run_child("""
         import dataclasses, json, heapwatch
-        from heapwatch._engine import _memstats
-        print(json.dumps([_memstats()[0], dataclasses.asdict(heapwatch.memory())]))
+        from heapwatch._engine import memstats
+        print(json.dumps([memstats()[0], dataclasses.asdict(heapwatch.memory())]))
     """, PYTHONMALLOC="mimalloc")
     if r.returncode != 0 and "PYTHONMALLOC" in r.stderr:
         pytest.skip("this CPython has no mimalloc")

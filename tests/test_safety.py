@@ -230,9 +230,9 @@ def test_reimport_gives_independent_module() -> None:
         assert m2 is not m1
         assert m2.Census is not m1.Census
         c2 = m2.census()
-        m1._swap_baseline(c1)
-        assert m2._swap_baseline(None) is None     # separate module state
-        assert m1._swap_baseline(None) is c1
+        m1.swap_baseline(c1)
+        assert m2.swap_baseline(None) is None     # separate module state
+        assert m1.swap_baseline(None) is c1
         assert c2.total_count > 0 and len(c1) > 0
         print("ok")
     """)

@@ -184,11 +184,11 @@ def test_reprs_only_when_asked(module: types.ModuleType) -> None:
 
 
 def test_census_of_rows_rejects_bad_rows() -> None:
-    c = _engine._census_of([("a.X", 2, 10), ("a.X", 1, 5), ("list", 3, 100)], True, True)
+    c = _engine.census_of([("a.X", 2, 10), ("a.X", 1, 5), ("list", 3, 100)], True, True)
     assert c["a.X"] == (3, 15) and c.total_count == 6 and list(c) == ["a.X", "list"]
     for bad in ([("a", -1, 0)], [("a", 1)], [(1, 1, 1)], [("a", 1.0, 1)], "abc", 5):
         with pytest.raises((TypeError, ValueError)):
-            _engine._census_of(bad, True, True)  # type: ignore[arg-type]
+            _engine.census_of(bad, True, True)  # type: ignore[arg-type]
 
 
 def test_top_level_namespace_is_the_public_api() -> None:

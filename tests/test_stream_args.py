@@ -11,7 +11,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from heapwatch.django import stream
-from heapwatch.django.streaming import _max_query_params
+from heapwatch.django._query import max_query_params
 from tests.qsapp.models import Item, Tag
 
 from tests.dbtests import ALIASES, alias  # noqa: F401  (alias is a fixture)
@@ -62,7 +62,7 @@ def test_prefetch_chunk_within_the_real_limit(alias: str) -> None:
     exceed the parameters one query takes (SQLite: the library's limit, not
     the 999 Django before 6.0 reports; PostgreSQL with client-side binding:
     none)."""
-    limit = _max_query_params(connections[alias])
+    limit = max_query_params(connections[alias])
     qs = Item.objects.using(alias).prefetch_related("tags")
     if limit is None:
         assert connections[alias].vendor == "postgresql"

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, TypeGuard, cast
 
+from heapwatch import _args
 from heapwatch import _engine
 from heapwatch._format import Step, format_path, human_bytes, short_name
 
@@ -198,24 +199,6 @@ def _is_bytes(obj: object) -> bool:
     return issubclass(type(obj), (bytes, bytearray))
 
 
-def _check_flag(name: str, value: object) -> bool:
-    """A keyword that must be True or False: reprs="no" is truthy, and
-    would show object contents."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, not {type(value).__name__}")
-    return value
-
-
-def _check_limit(limit: object) -> int | None:
-    if limit is None:
-        return None
-    if not isinstance(limit, int) or isinstance(limit, bool):
-        raise TypeError(f"limit must be an int or None, not {type(limit).__name__}")
-    if limit < 0:
-        raise ValueError(f"limit must be >= 0 or None, not {limit}")
-    return limit
-
-
 def _type_key(what: object) -> str:
     """The name a type is matched by in a graph: "module.qualname", or the
     qualname alone for builtins, as the engine names types.  The names are
@@ -278,7 +261,7 @@ class Snapshot:
         untracked objects the graph reached too (include_untracked is True),
         so compare it with another snapshot's census, not a live one."""
         name = (lambda t: t) if self.fullnames else short_name
-        return _engine._census_of([(name(t), c, b) for t, c, b in self.graph.census()],
+        return _engine.census_of([(name(t), c, b) for t, c, b in self.graph.census()],
                                   True, self.fullnames)
 
     def node_of(self, obj: object) -> int | None:
@@ -338,8 +321,8 @@ class Snapshot:
         'app.models.FirstModel'), node numbers, "*" for every object, or
         None for the targets marked when the graph was built.  Largest
         count first, or largest retained size with by="retained"."""
-        retained = _check_flag("retained", retained)
-        limit = _check_limit(limit)
+        retained = _args.flag(retained, "retained")
+        limit = _args.limit(limit)
         nodes: Any
         if what is None:
             nodes = None
@@ -394,7 +377,7 @@ class Snapshot:
         in earlier)."""
         if not isinstance(earlier, Snapshot):
             raise TypeError(f"earlier must be a Snapshot, not {type(earlier).__name__}")
-        limit = _check_limit(limit)
+        limit = _args.limit(limit)
         grew = [r for r in self.census() - earlier.census() if r.delta > 0]
         rows = grew if limit is None else grew[:limit]
         grown: list[int] = self.graph.new_since(earlier.graph, tuple(r.name for r in rows))
@@ -407,15 +390,15 @@ def snapshot(*, reprs: bool = False, fullnames: bool = False) -> Snapshot:
     named, ready to save.  reprs=True also keeps the text of str, bytes,
     int and float objects (80 characters at most); they are not kept
     otherwise."""
-    reprs = _check_flag("reprs", reprs)
-    fullnames = _check_flag("fullnames", fullnames)
+    reprs = _args.flag(reprs, "reprs")
+    fullnames = _args.flag(fullnames, "fullnames")
     return Snapshot(_graph(labels="all", reprs=reprs), fullnames=fullnames)
 
 
 def load(path: str | bytes | os.PathLike[str] | os.PathLike[bytes], *,
          fullnames: bool = False) -> Snapshot:
     """Read a snapshot file (ValueError if it is not one, or is damaged)."""
-    fullnames = _check_flag("fullnames", fullnames)
+    fullnames = _args.flag(fullnames, "fullnames")
     return Snapshot(_engine.load(path), fullnames=fullnames, live=False)
 
 
@@ -430,8 +413,8 @@ def why(obj: object, *, fullnames: bool = False, reprs: bool = False) -> Path | 
     heapwatch.at() and Snapshot.node_at()).  The caller's own variables
     (locals, or globals at module level) that are obj do not count as its
     holders: the question is who else keeps it."""
-    fullnames = _check_flag("fullnames", fullnames)
-    reprs = _check_flag("reprs", reprs)
+    fullnames = _args.flag(fullnames, "fullnames")
+    reprs = _args.flag(reprs, "reprs")
     targets = [obj]
     snap = Snapshot(_graph(targets=targets, skip=targets, exclude=(targets,),
                            quiet=_caller_namespaces(), reprs=reprs),
@@ -447,10 +430,10 @@ def retention(what: type | str | Iterable[object], limit: int | None = 10, *,
     matches ('Row', or 'app.models.Row'), or the given objects, by the
     shape of what keeps them alive; largest groups first, with their
     count, shallow bytes and retained bytes."""
-    fullnames = _check_flag("fullnames", fullnames)
-    retained = _check_flag("retained", retained)
-    reprs = _check_flag("reprs", reprs)
-    limit = _check_limit(limit)
+    fullnames = _args.flag(fullnames, "fullnames")
+    retained = _args.flag(retained, "retained")
+    reprs = _args.flag(reprs, "reprs")
+    limit = _args.limit(limit)
     if _is_type(what):
         snap = Snapshot(_graph(targets=what, reprs=reprs), fullnames=fullnames)
     elif _is_str(what):
@@ -474,8 +457,8 @@ def top_retainers(n: int = 10, *, by: str = "object", fullnames: bool = False,
     (by="holder"); see Snapshot.top_retainers."""
     if by not in ("object", "type", "holder"):
         raise ValueError(f"by must be 'object', 'type' or 'holder', not {by!r}")
-    fullnames = _check_flag("fullnames", fullnames)
-    reprs = _check_flag("reprs", reprs)
+    fullnames = _args.flag(fullnames, "fullnames")
+    reprs = _args.flag(reprs, "reprs")
     snap = Snapshot(_graph(labels="none" if by == "type" else "all", reprs=reprs),
                     fullnames=fullnames)
     return snap.top_retainers(n, by=by)

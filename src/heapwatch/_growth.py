@@ -13,17 +13,9 @@ import logging
 import sys
 from typing import IO
 
+from heapwatch import _args
 from heapwatch import _engine
 from heapwatch._engine import Census, GrowthRow
-
-
-def _check_limit(limit: object, name: str = "limit") -> None:
-    if limit is None:
-        return
-    if not isinstance(limit, int) or isinstance(limit, bool):
-        raise TypeError(f"{name} must be an int or None, not {type(limit).__name__}")
-    if limit < 0:
-        raise ValueError(f"{name} must be >= 0 or None, got {limit}")
 
 
 def _first_rows(current: Census) -> list[GrowthRow]:
@@ -48,11 +40,11 @@ def growth(
     type as new.  ``collect=True`` runs a full garbage collection first, so
     cyclic garbage does not show as growth (costly on a big heap).
     """
-    _check_limit(limit)
+    _args.limit(limit)
     if collect:
         gc.collect()
     current = _engine.census(include_untracked=include_untracked, fullnames=fullnames)
-    previous = _engine._swap_baseline(current)
+    previous = _engine.swap_baseline(current)
     if previous is None or (
         previous.fullnames != current.fullnames
         or previous.include_untracked != current.include_untracked

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from heapwatch._engine import _memstats, census
+from heapwatch._engine import memstats, census
 
 try:
     _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -108,7 +108,7 @@ def memory_split(objects: int, rss: int | None) -> Memory:
     """The split of memory() around a given figure for the live objects
     (the middleware passes its tracked-object census, which it has anyway:
     memory()'s census of untracked objects costs too much per request)."""
-    _allocator, arenas, used, available, unused_pools, malloc_free = _memstats()
+    _allocator, arenas, used, available, unused_pools, malloc_free = memstats()
     rss = rss or 0
     pymalloc_free = available + unused_pools
     other = max(0, rss - objects - pymalloc_free - malloc_free)

@@ -25,6 +25,7 @@ import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
 
+from heapwatch import _args
 from heapwatch._engine import Graph
 from heapwatch._explain import Path, Snapshot
 from heapwatch._format import Step, edge_text, human_bytes, short_name
@@ -163,14 +164,6 @@ def path_dot(path: Path) -> str:
 _DIRECTIONS = ("referrers", "referents")
 
 
-def _check_int(value: object, what: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{what} must be >= {minimum}, not {value}")
-    return value
-
-
 def tree_edges(graph: Graph, nodes: Iterable[int]) -> dict[int, tuple[int, str]]:
     """{node: (its parent in the path tree, the edge's name)} for the given
     nodes that have a parent; the name is "" where the graph did not name
@@ -211,9 +204,9 @@ def subgraph_dot(snapshot: Snapshot, node: int, depth: int = 2, direction: str =
     """
     if not isinstance(snapshot, Snapshot):
         raise TypeError(f"subgraph_dot() takes a heapwatch.Snapshot, not {type(snapshot).__name__}")
-    _check_int(node, "node", 0)
-    depth = _check_int(depth, "depth", 0)
-    max_nodes = _check_int(max_nodes, "max_nodes", 1)
+    _args.integer(node, "node", 0)
+    depth = _args.integer(depth, "depth", 0)
+    max_nodes = _args.integer(max_nodes, "max_nodes", 1)
     if direction not in _DIRECTIONS:
         raise ValueError(f"direction must be 'referrers' or 'referents', not {direction!r}")
     graph = snapshot.graph

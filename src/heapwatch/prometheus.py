@@ -40,6 +40,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 import heapwatch
+from heapwatch import _args
 
 __all__ = ["HeapCollector", "HeapPublisher", "child_exit", "install", "observe_record",
            "LEAK_VERDICTS", "REQUEST_BYTES", "REQUEST_OBJECTS"]
@@ -97,29 +98,6 @@ def _multiproc_dir() -> str | None:
 
 
 # ---- arguments ----------------------------------------------------------------
-
-
-def _check_int(value: object, name: str, low: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return value
-
-
-def _check_seconds(value: object, name: str, positive: bool = False) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        raise ValueError(f"{name} must be a finite number {'>' if positive else '>='} 0, "
-                         f"got {value!r}")
-    return float(value)
-
-
-def _check_flag(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, not {type(value).__name__}")
-    return value
 
 
 def _check_by(value: object) -> Literal["bytes", "count"]:
@@ -225,11 +203,11 @@ class HeapCollector:
 
     def __init__(self, top: int = 20, interval: float = 60, *, by: str = "bytes",
                  memory: bool = True, fullnames: bool = False) -> None:
-        self.top = _check_int(top, "top", 0)
-        self.interval = _check_seconds(interval, "interval")
+        self.top = _args.integer(top, "top", 0)
+        self.interval = _args.seconds(interval, "interval")
         self.by = _check_by(by)
-        self.memory = _check_flag(memory, "memory")
-        self.fullnames = _check_flag(fullnames, "fullnames")
+        self.memory = _args.flag(memory, "memory")
+        self.fullnames = _args.flag(fullnames, "fullnames")
         # Held while a census runs.  Reentrant: a scrape from inside the
         # census (an audit hook, on the same thread) sees _taking and is
         # served the last figures instead of waiting for itself.
@@ -319,11 +297,11 @@ class HeapPublisher:
 
     def __init__(self, top: int = 20, interval: float = 60, *, by: str = "bytes",
                  memory: bool = True, fullnames: bool = False) -> None:
-        self.top = _check_int(top, "top", 0)
-        self.interval = _check_seconds(interval, "interval", positive=True)
+        self.top = _args.integer(top, "top", 0)
+        self.interval = _args.seconds(interval, "interval", positive=True)
         self.by = _check_by(by)
-        self.memory = _check_flag(memory, "memory")
-        self.fullnames = _check_flag(fullnames, "fullnames")
+        self.memory = _args.flag(memory, "memory")
+        self.fullnames = _args.flag(fullnames, "fullnames")
         self.max_types = 4 * self.top
         self._shown: dict[str, None] = {}   # types with a series, in order of entry
         self._lock = threading.RLock()      # one refresh at a time (see HeapCollector)

@@ -18,17 +18,7 @@
 #include <string.h>
 #include "bigmem.h"
 
-static int failures, checks;
-
-#define CHECK(cond, ...) do {                                   \
-        checks++;                                               \
-        if (!(cond)) {                                          \
-            failures++;                                         \
-            printf("FAIL line %d: ", __LINE__);                 \
-            printf(__VA_ARGS__);                                \
-            printf("\n");                                       \
-        }                                                       \
-    } while (0)
+#include "check.h"
 
 static int
 all_zero(const unsigned char *p, size_t from, size_t to)

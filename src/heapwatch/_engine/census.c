@@ -103,25 +103,6 @@ visit_untracked(PyObject *op, void *arg)
     return 0;
 }
 
-/* CPython 3.12.0 to 3.12.5 (gh-122695): the _asyncio module's traverse
-   walks a free list of freed objects.  visit_untracked already ignores
-   freed memory; the module is not entered at all there, which is also what
-   the pure-Python reference (which cannot use gc.get_referents on it
-   safely) does. */
-int
-hw_broken_traverse(PyObject *op)
-{
-    if (Py_Version < 0x030C0000 || Py_Version >= 0x030C0600 || !PyModule_CheckExact(op)) {
-        return 0;
-    }
-    PyModuleDef *def = PyModule_GetDef(op);
-    if (def == NULL) {
-        PyErr_Clear();
-        return 0;
-    }
-    return def->m_name != NULL && strcmp(def->m_name, "_asyncio") == 0;
-}
-
 static int
 traverse_closure(hw_census *c, PyObject *op)
 {
@@ -159,11 +140,11 @@ visit_tracked(PyObject *op, void *arg)
 }
 
 int
-hw_census_run(hw_census *c, int include_untracked,
+hw_census_run(hw_census *c, const hw_sizeofs *sizeofs, int include_untracked,
               PyTypeObject *const *skip, int nskip)
 {
     memset(c, 0, sizeof(*c));
-    if (hw_typetable_init(&c->types) < 0) {
+    if (hw_typetable_init(&c->types, sizeofs) < 0) {
         return -1;
     }
     c->include_untracked = include_untracked;

@@ -42,17 +42,13 @@ typedef struct {
     hw_ptrset seen;             /* untracked objects already counted */
 } hw_census;
 
-/* Runs a census into *c (which it initialises).  Returns 0, or -1 with an
-   exception set; in both cases hw_census_clear must be called. */
-int hw_census_run(hw_census *c, int include_untracked,
+/* Runs a census into *c (which it initialises), sizing objects with
+   sizeofs (shallow.h).  Returns 0, or -1 with an exception set; in both
+   cases hw_census_clear must be called. */
+int hw_census_run(hw_census *c, const hw_sizeofs *sizeofs, int include_untracked,
                   PyTypeObject *const *skip, int nskip);
 
 void hw_census_clear(hw_census *c);
-
-/* 1 for an object whose tp_traverse must not be called: the _asyncio
-   module on CPython 3.12.0 to 3.12.5, whose traverse reports freed objects
-   (gh-122695).  Every walk that enters referents checks this. */
-int hw_broken_traverse(PyObject *op);
 
 /* The limit the census is measured against: the same walk, doing nothing
    but counting.  Returns the number of objects visited, or -1. */

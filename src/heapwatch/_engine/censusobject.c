@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include "censusobject.h"
 
-_Thread_local int hw_walk_depth = 0;
-
 typedef struct {
     PyObject *name;             /* str, strong */
     Py_ssize_t count;
@@ -24,15 +22,6 @@ typedef struct {
     char include_untracked;
     char fullnames;
 } CensusObject;
-
-extern PyModuleDef hw_moduledef;
-
-static hw_state *
-state_of_type(PyTypeObject *tp)
-{
-    PyObject *mod = PyType_GetModuleByDef(tp, &hw_moduledef);
-    return mod ? (hw_state *)PyModule_GetState(mod) : NULL;
-}
 
 /* ---- naming ---------------------------------------------------------- */
 
@@ -322,7 +311,7 @@ census_subscript(CensusObject *self, PyObject *key)
         PyErr_SetObject(PyExc_KeyError, key);
         return NULL;
     }
-    hw_state *st = state_of_type(Py_TYPE(self));
+    hw_state *st = hw_state_of_type(Py_TYPE(self));
     if (st == NULL) {
         return NULL;
     }
@@ -343,7 +332,7 @@ enum view { VIEW_KEYS, VIEW_VALUES, VIEW_ITEMS, VIEW_COUNTS };
 static PyObject *
 census_view(CensusObject *self, enum view v)
 {
-    hw_state *st = state_of_type(Py_TYPE(self));
+    hw_state *st = hw_state_of_type(Py_TYPE(self));
     if (st == NULL) {
         return NULL;
     }
@@ -437,7 +426,7 @@ census_get(CensusObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (i < 0) {
         return Py_NewRef(nargs == 2 ? args[1] : Py_None);
     }
-    hw_state *st = state_of_type(Py_TYPE(self));
+    hw_state *st = hw_state_of_type(Py_TYPE(self));
     return st ? make_typestats(st, &self->rows[i]) : NULL;
 }
 
@@ -541,7 +530,7 @@ census_most_common(CensusObject *self, PyObject *args, PyObject *kwds)
     if (by_bytes < 0) {
         return NULL;
     }
-    hw_state *st = state_of_type(Py_TYPE(self));
+    hw_state *st = hw_state_of_type(Py_TYPE(self));
     if (st == NULL) {
         return NULL;
     }

@@ -11,44 +11,8 @@
 #define HW_CENSUSOBJECT_H
 
 #include <Python.h>
+#include "module.h"
 #include "typetable.h"
-
-typedef struct {
-    PyTypeObject *census_type;
-    PyTypeObject *typestats_type;   /* structseq (count, bytes) */
-    PyTypeObject *growthrow_type;   /* structseq (name, count, delta, bytes_delta) */
-    PyObject *baseline;             /* last census taken by growth(); not a GC object */
-    PyObject *module_name_attr;     /* interned "__module__" */
-} hw_state;
-
-/* Every entry point that walks the heap (census, graph build) runs between
-   hw_enter and hw_leave.  The walk itself runs no Python code, but an audit
-   hook, a finalizer run by the build's own DECREFs or a C __sizeof__ of an
-   extension could start a second walk from inside the first on the same
-   thread; it is refused rather than nested.  Other threads are not
-   refused: each walk holds the GIL from start to end.  hw_enter returns 0,
-   or -1 with RuntimeError set. */
-extern _Thread_local int hw_walk_depth;
-
-static inline int
-hw_enter(const char *what)
-{
-    if (hw_walk_depth > 0) {
-        PyErr_Format(PyExc_RuntimeError,
-                     "heapwatch: %s() called from inside another census or graph "
-                     "build on this thread (an audit hook, a finalizer or a "
-                     "__sizeof__); heap walks do not nest", what);
-        return -1;
-    }
-    hw_walk_depth++;
-    return 0;
-}
-
-static inline void
-hw_leave(void)
-{
-    hw_walk_depth--;
-}
 
 /* Creates the three types into the state.  0 or -1. */
 int hw_censusobject_init_types(PyObject *module, hw_state *st);

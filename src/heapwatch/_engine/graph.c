@@ -2,8 +2,8 @@
  * shortest-path tree.  See graph.h.  No Python here. */
 
 #include <stdlib.h>
-#include <string.h>
 #include "bigmem.h"
+#include "csr.h"
 #include "graph.h"
 
 hw_graph *
@@ -44,45 +44,38 @@ hw_graph_transpose(hw_graph *g)
     uint32_t n = g->n_nodes;
     hw_big_free(g->in_off);
     hw_big_free(g->in_adj);
-    g->in_off = hw_big_alloc((size_t)n + 1, sizeof(uint32_t));
-    g->in_adj = hw_big_alloc((size_t)g->n_edges + 1, sizeof(uint32_t));
-    if (g->in_off == NULL || g->in_adj == NULL) {
+    g->in_off = NULL;
+    g->in_adj = NULL;
+    uint32_t *in_off = hw_big_alloc((size_t)n + 1, sizeof(uint32_t));
+    uint32_t *in_adj = hw_big_alloc((size_t)g->n_edges + 1, sizeof(uint32_t));
+    if (in_off == NULL || in_adj == NULL) {
+        hw_big_free(in_off);
+        hw_big_free(in_adj);
         return -1;
     }
-    /* Counting sort by target: in_off[t + 1] counts t's referrers, prefix
-       sums turn counts into starts; filling sources in increasing order
-       keeps each node's referrers sorted. */
+    /* The edges sorted by target (csr.h), visited by source in increasing
+       order: the sort is stable, so each node's referrers come out
+       sorted. */
     for (uint32_t e = 0; e < g->n_edges; e++) {
-        g->in_off[g->out_adj[e] + 1]++;
+        hw_csr_count(in_off, g->out_adj[e]);
     }
-    for (uint32_t v = 0; v < n; v++) {
-        g->in_off[v + 1] += g->in_off[v];
-    }
-    uint32_t *fill = hw_big_alloc((size_t)n + 1, sizeof(uint32_t));
-    if (fill == NULL) {
-        return -1;
-    }
-    memcpy(fill, g->in_off, (size_t)n * sizeof(uint32_t));
+    hw_csr_starts(in_off, n);
     for (uint32_t v = 0; v < n; v++) {
         for (uint32_t e = g->out_off[v]; e < g->out_off[v + 1]; e++) {
-            g->in_adj[fill[g->out_adj[e]]++] = v;
+            in_adj[hw_csr_next(in_off, g->out_adj[e])] = v;
         }
     }
-    hw_big_free(fill);
+    hw_csr_finish(in_off, n);
+    g->in_off = in_off;
+    g->in_adj = in_adj;
     return 0;
 }
 
 uint32_t
 hw_graph_index_capacity(uint32_t n)
 {
-    uint32_t cap = 16;
-    while ((uint64_t)cap * 3 / 4 <= n) {
-        if (cap > UINT32_MAX / 2) {
-            return 0;
-        }
-        cap *= 2;
-    }
-    return cap;
+    return (uint32_t)hw_capacity((uint64_t)n + 1, 16, (uint64_t)1 << 31,
+                                 HW_INDEX_LOAD_NUM, HW_INDEX_LOAD_DEN);
 }
 
 int
@@ -102,13 +95,14 @@ hw_graph_index_sized(hw_graph *g, uint32_t cap)
         if (v + ahead < g->n_nodes) {
             __builtin_prefetch(&index[hw_addr_slot(g->addr[v + ahead], cap)], 1);
         }
-        uint32_t j = hw_addr_slot(g->addr[v], cap);
+        /* hw_idtab_put, with a check for a second node at the address. */
+        size_t j = hw_addr_slot(g->addr[v], cap);
         while (index[j] != 0) {
             if (g->addr[index[j] - 1] == g->addr[v]) {
                 hw_big_free(index);
                 return -2;
             }
-            j = (j + 1) & (cap - 1);
+            j = hw_probe_next(j, cap);
         }
         index[j] = v + 1;
     }

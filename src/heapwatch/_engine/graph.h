@@ -38,6 +38,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "hashing.h"
 #include "strtab.h"
 
 typedef uint32_t hw_node;
@@ -111,19 +112,26 @@ hw_graph *hw_graph_new(void);
 /* Frees the graph and everything it owns; NULL is fine. */
 void hw_graph_free(hw_graph *g);
 
-/* Builds in_off/in_adj from out_off/out_adj.  0, or -1 out of memory. */
+/* Builds in_off/in_adj from out_off/out_adj.  0, or -1 out of memory
+   (then both are NULL). */
 int hw_graph_transpose(hw_graph *g);
 
-/* The index slot where the search for addr starts (cap a power of two). */
+/* The index slot where the search for addr starts (cap a power of two;
+   hashing.h). */
 static inline uint32_t
 hw_addr_slot(uint64_t addr, uint32_t cap)
 {
-    return (uint32_t)(((addr >> 4) * 0x9E3779B97F4A7C15ULL) >> 32) & (cap - 1);
+    return (uint32_t)hw_slot(hw_hash_addr(addr), cap);
 }
 
+/* The index holds at most three quarters of its slots (hashing.h's load
+   rule), so its 4-byte slots cost 5.3 to 10.7 bytes per node. */
+#define HW_INDEX_LOAD_NUM 3
+#define HW_INDEX_LOAD_DEN 4
+
 /* The index capacity graph.h's memory bound allows for n nodes: the
-   smallest power of two at most three quarters full (4 bytes x 1.33 to
-   2.67 slots per node), or 0 when n is too large. */
+   smallest power of two, at least 16, that holds one more node within
+   the load, or 0 when n is too large (2^31 slots at most). */
 uint32_t hw_graph_index_capacity(uint32_t n);
 
 /* Builds the address index from addr[] with `cap` slots (a power of two
@@ -142,13 +150,13 @@ hw_graph_find(const hw_graph *g, uint64_t addr)
     if (g->index == NULL) {
         return HW_NONE;
     }
-    uint32_t j = hw_addr_slot(addr, g->index_cap);
+    size_t j = hw_addr_slot(addr, g->index_cap);
     while (g->index[j] != 0) {
         hw_node v = g->index[j] - 1;
         if (g->addr[v] == addr) {
             return v;
         }
-        j = (j + 1) & (g->index_cap - 1);
+        j = hw_probe_next(j, g->index_cap);
     }
     return HW_NONE;
 }

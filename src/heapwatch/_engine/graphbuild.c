@@ -11,10 +11,44 @@
 #  include <signal.h>
 #endif
 #include "bigmem.h"
-#include "census.h"
+#include "compat.h"
 #include "graphbuild.h"
+#include "graphquery.h"
+#include "names.h"
+#include "ptrset.h"
 #include "shallow.h"
+#include "typetable.h"
 #include "walk.h"
+
+struct hw_pipeline;             /* pass 2's two stages (see "pass 2" below) */
+
+/* The state of one build, from build_run to build_clear. */
+typedef struct {
+    hw_graph *g;
+    hw_typetable types;         /* type -> index (its `order`); strong refs */
+    hw_ptrset exclude;          /* objects never made nodes */
+    /* Per node, taken when the node is added (its object is in the cache
+       then): the reference count, saturated at UINT32_MAX, before any
+       reference of the build's own.  Read back by the held-from-outside
+       test instead of touching every object a second time. */
+    uint32_t *refcnt;
+    int walk_refs;              /* hw_walk_extra_refs() for pass 1 */
+    int no_index;               /* pass 1: nodes are not indexed yet */
+    uint32_t cap_nodes;         /* room in the per-node arrays */
+    uint64_t cap_edges;
+    int gc_was_enabled;
+    int gc_disabled;
+    /* Pass 2: nodes made before it (described when traversed), the
+       pipeline, threads as asked (-1: automatic), and why the last step
+       that cannot raise (no GIL) failed. */
+    uint32_t n_before_pass2;
+    struct hw_pipeline *pipe;
+    int threads;
+    const char *error;
+    /* Seconds spent (hw_seconds): the walk of pass 1, the edges of pass 2,
+       and the rest (type names, index, held from outside). */
+    double t_walk, t_edges, t_rest;
+} hw_build;
 
 double
 hw_seconds(void)
@@ -125,22 +159,13 @@ reserve_node(hw_build *b)
             return -1;
         }
     }
-    if (!b->no_index && (uint64_t)(g->n_nodes + 1) * 4 > (uint64_t)g->index_cap * 3
+    if (!b->no_index
+        && hw_over_load((uint64_t)g->n_nodes + 1, g->index_cap, HW_INDEX_LOAD_NUM,
+                        HW_INDEX_LOAD_DEN)
         && index_grow(b) < 0) {
         return -1;
     }
     return 0;
-}
-
-static int
-is_immortal(PyObject *op)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    return _Py_IsImmortal(op);
-#else
-    (void)op;
-    return 0;
-#endif
 }
 
 /* Scratch flags, cleared by mark_held. */
@@ -161,13 +186,10 @@ node_append(hw_build *b, PyObject *op)
     hw_node v = g->n_nodes++;
     g->addr[v] = (uint64_t)(uintptr_t)op;
     Py_ssize_t refs = Py_REFCNT(op);
-    b->refcnt[v] = refs >= (Py_ssize_t)UINT32_MAX || is_immortal(op) ? UINT32_MAX : (uint32_t)refs;
+    b->refcnt[v] = refs >= (Py_ssize_t)UINT32_MAX || hw_is_immortal(op) ? UINT32_MAX
+                                                                       : (uint32_t)refs;
     if (!b->no_index) {
-        uint32_t j = hw_addr_slot(g->addr[v], g->index_cap);
-        while (g->index[j] != 0) {
-            j = (j + 1) & (g->index_cap - 1);
-        }
-        g->index[j] = v + 1;
+        hw_idtab_put(g->index, g->index_cap, hw_hash_addr(g->addr[v]), v);
     }
     return v;
 }
@@ -802,7 +824,7 @@ mark_held(hw_build *b)
         uint64_t refs = b->refcnt[v];
         if (g->flags[v] & HW_ISTYPE) {
             PyObject *op = (PyObject *)(uintptr_t)g->addr[v];
-            refs = is_immortal(op) ? UINT32_MAX : (uint64_t)Py_REFCNT(op);
+            refs = hw_is_immortal(op) ? UINT32_MAX : (uint64_t)Py_REFCNT(op);
             if (hw_typetable_find(&b->types, (PyTypeObject *)op) != NULL) {
                 refs--;
             }
@@ -834,9 +856,14 @@ trim(hw_build *b)
     b->cap_edges = g->n_edges + 1;
 }
 
-int
-hw_build_run(hw_build *b, PyObject *roots, PyObject *const *exclude,
-             Py_ssize_t n_exclude, int threads)
+/* Passes 1 and 2 and the held-from-outside marks, into a new graph b->g
+   (graphbuild.h).  roots: the named roots (the list and its tuples are
+   excluded from the graph, and so are the objects in `exclude`).  Turns
+   automatic garbage collection off until build_clear.  Returns 0, or -1
+   with an exception set; build_clear must be called in both cases. */
+static int
+build_run(hw_build *b, const hw_sizeofs *sizeofs, PyObject *roots,
+          PyObject *const *exclude, Py_ssize_t n_exclude, int threads)
 {
     memset(b, 0, sizeof(*b));
     b->threads = threads;
@@ -866,7 +893,7 @@ hw_build_run(hw_build *b, PyObject *roots, PyObject *const *exclude,
              PY_MAJOR_VERSION, PY_MINOR_VERSION, PY_MICRO_VERSION);
     g->pointer_size = (uint32_t)sizeof(void *);
     g->created = (double)time(NULL);
-    if (hw_typetable_init(&b->types) < 0) {
+    if (hw_typetable_init(&b->types, sizeofs) < 0) {
         return -1;
     }
     /* The exclusion set: the roots list, its tuples, and `exclude`. */
@@ -972,22 +999,18 @@ hw_build_run(hw_build *b, PyObject *roots, PyObject *const *exclude,
     return 0;
 }
 
-uint32_t
-hw_build_type_index(hw_build *b, PyTypeObject *tp)
+/* The type index of tp in the graph, or HW_NONE if no node has it. */
+static uint32_t
+build_type_index(hw_build *b, PyTypeObject *tp)
 {
     hw_typestat *e = hw_typetable_find(&b->types, tp);
     return e ? (uint32_t)e->order : HW_NONE;
 }
 
-int
-hw_build_finish(hw_build *b)
-{
-    hw_build_clear(b);
-    return 0;
-}
-
-void
-hw_build_clear(hw_build *b)
+/* Drops every reference of the build, restores automatic collection.
+   Releases everything but b->g (the caller's); safe after errors. */
+static void
+build_clear(hw_build *b)
 {
     hw_big_free(b->refcnt);
     b->refcnt = NULL;
@@ -999,4 +1022,167 @@ hw_build_clear(hw_build *b)
             PyGC_Enable();
         }
     }
+}
+
+/* ---- the whole build ------------------------------------------------------ */
+
+/* Flags the targets (HW_TARGET) and the quiet nodes (HW_QUIET) spec
+   names; objects that are no node are passed over.  0, or -1 out of
+   memory (MemoryError set). */
+static int
+mark_targets(hw_build *b, const hw_build_spec *spec)
+{
+    hw_graph *g = b->g;
+    switch (spec->targets) {
+    case HW_TARGETS_NAMES: {
+        uint8_t *match = hw_query_match_types(g, spec->target_names, (size_t)spec->n_targets);
+        if (match == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (hw_node v = 0; v < g->n_nodes; v++) {
+            if (match[g->type[v]]) {
+                g->flags[v] |= HW_TARGET;
+            }
+        }
+        free(match);
+        break;
+    }
+    case HW_TARGETS_TYPE: {
+        uint32_t t = build_type_index(b, spec->target_type);
+        for (hw_node v = 0; t != HW_NONE && v < g->n_nodes; v++) {
+            if (g->type[v] == t) {
+                g->flags[v] |= HW_TARGET;
+            }
+        }
+        break;
+    }
+    case HW_TARGETS_OBJECTS:
+        for (Py_ssize_t i = 0; i < spec->n_targets; i++) {
+            hw_node v = hw_graph_find(g, (uint64_t)(uintptr_t)spec->target_objects[i]);
+            if (v != HW_NONE) {
+                g->flags[v] |= HW_TARGET;
+            }
+        }
+        break;
+    case HW_TARGETS_NONE:
+        break;
+    }
+    for (Py_ssize_t i = 0; i < spec->n_quiet; i++) {
+        hw_node v = hw_graph_find(g, (uint64_t)(uintptr_t)spec->quiet[i]);
+        if (v != HW_NONE) {
+            g->flags[v] |= HW_QUIET;
+        }
+    }
+    return 0;
+}
+
+/* The repr of a str, bytes, int or float, at most about 80 characters,
+   computed by the builtin type's own C repr (no Python code runs: these
+   are the only contents a snapshot stores, and only when asked); None for
+   any other object.  New reference, or NULL with an exception set. */
+static PyObject *
+short_repr(PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    if (tp == &PyUnicode_Type) {
+        return hw_key_text(op);
+    }
+    if (tp == &PyBytes_Type) {
+        Py_ssize_t n = PyBytes_GET_SIZE(op);
+        PyObject *b = PyBytes_FromStringAndSize(PyBytes_AS_STRING(op), n > 80 ? 80 : n);
+        PyObject *r = b ? PyBytes_Type.tp_repr(b) : NULL;
+        Py_XDECREF(b);
+        if (r != NULL && n > 80) {
+            Py_SETREF(r, PyUnicode_FromFormat("%U...", r));
+        }
+        return r;
+    }
+    if (tp == &PyLong_Type) {
+        int64_t bits = hw_long_bits(op);
+        if (bits > 256) {
+            return PyUnicode_FromFormat("<int of %lld bits>", (long long)bits);
+        }
+        return PyLong_Type.tp_repr(op);
+    }
+    if (tp == &PyFloat_Type) {
+        return PyFloat_Type.tp_repr(op);
+    }
+    Py_RETURN_NONE;
+}
+
+/* Per node, the strtab id of its short repr, or HW_NONE (no repr, or one
+   that cannot be stored: an embedded NUL, or no memory).  A bigmem.h
+   block, or NULL with an exception set. */
+static uint32_t *
+collect_reprs(hw_graph *g)
+{
+    uint32_t *reprs = hw_big_alloc((size_t)g->n_nodes + 1, sizeof(uint32_t));
+    if (reprs == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (hw_node v = 0; v < g->n_nodes; v++) {
+        reprs[v] = HW_NONE;
+        PyObject *r = short_repr((PyObject *)(uintptr_t)g->addr[v]);
+        if (r == NULL) {
+            hw_big_free(reprs);
+            return NULL;
+        }
+        if (r != Py_None) {
+            Py_ssize_t len;
+            const char *s = PyUnicode_AsUTF8AndSize(r, &len);
+            if (s == NULL) {
+                PyErr_Clear();
+            }
+            else {
+                reprs[v] = hw_strtab_add(&g->strings, s, (size_t)len);
+            }
+        }
+        Py_DECREF(r);
+    }
+    return reprs;
+}
+
+int
+hw_build_graph(const hw_build_spec *spec, hw_built *out)
+{
+    hw_build b;
+    memset(out, 0, sizeof(*out));
+    int r = build_run(&b, spec->sizeofs, spec->roots, spec->exclude, spec->n_exclude,
+                      spec->threads);
+    if (r == 0) {
+        r = mark_targets(&b, spec);
+    }
+    double t0 = hw_seconds();
+    if (r == 0 && hw_graph_paths(b.g) < 0) {
+        PyErr_NoMemory();
+        r = -1;
+    }
+    double t1 = hw_seconds();
+    if (r == 0) {
+        r = spec->labels == HW_LABELS_TARGETS ? hw_label_targets(b.g)
+            : spec->labels == HW_LABELS_ALL ? hw_label_all(b.g) : 0;
+    }
+    double t2 = hw_seconds();
+    if (r == 0 && spec->reprs) {
+        out->reprs = collect_reprs(b.g);
+        r = out->reprs != NULL ? 0 : -1;
+    }
+    /* From here Python code may run (the build's references are dropped):
+       the graph stops describing live objects. */
+    build_clear(&b);
+    if (r < 0) {
+        hw_graph_free(b.g);
+        hw_big_free(out->reprs);
+        out->reprs = NULL;
+        return -1;
+    }
+    out->g = b.g;
+    out->seconds[HW_STEP_WALK] = b.t_walk;
+    out->seconds[HW_STEP_EDGES] = b.t_edges;
+    out->seconds[HW_STEP_INDEX_HELD] = b.t_rest;
+    out->seconds[HW_STEP_PATHS] = t1 - t0;
+    out->seconds[HW_STEP_NAMES] = t2 - t1;
+    return 0;
 }

@@ -20,71 +20,87 @@
  * referrer arrays (in_off/in_adj) are not built here: hw_graph_transpose
  * makes them when something needs them (dominators, referrers).
  *
- * Between hw_build_run and hw_build_finish no Python code may run, so the
- * addresses in the graph are the live objects (names.h relies on it); the
- * caller keeps automatic collection off until hw_build_finish.
+ * Then, still on the live heap: the targets and the quiet nodes are
+ * flagged, the path tree is computed (graph.h) and its edges named
+ * (names.h), and the short reprs are kept if asked.  From the start of
+ * the walk to the end of hw_build_graph no Python code runs and automatic
+ * collection is off, so the addresses in the graph are the live objects
+ * (names.h and the reprs rely on it); after it, the graph no longer
+ * describes live objects: it holds no reference to any.
  */
 #ifndef HW_GRAPHBUILD_H
 #define HW_GRAPHBUILD_H
 
 #include <Python.h>
 #include "graph.h"
-#include "typetable.h"
-#include "ptrset.h"
+#include "shallow.h"
 
-struct hw_pipeline;
+/* Which nodes are flagged HW_TARGET. */
+enum hw_targets {
+    HW_TARGETS_NONE = 0,
+    HW_TARGETS_TYPE,            /* every node of exactly target_type */
+    HW_TARGETS_NAMES,           /* every node of a type target_names select
+                                   (graphquery.h, hw_type_name_matches) */
+    HW_TARGETS_OBJECTS,         /* target_objects that are nodes */
+};
+
+/* Which path-tree edges are named (names.h). */
+enum hw_labels {
+    HW_LABELS_TARGETS = 0,      /* those on the paths of the targets */
+    HW_LABELS_ALL,              /* every one (what a snapshot file keeps) */
+    HW_LABELS_NONE,
+};
+
+/* What to build: graph()'s arguments, as C values.  Every pointer is
+   borrowed for the duration of the call. */
+typedef struct {
+    PyObject *roots;                    /* list of (label str, object) tuples:
+                                           the named roots, in order */
+    PyObject *const *exclude;           /* objects never made nodes (besides
+                                           roots and its tuples) */
+    Py_ssize_t n_exclude;
+    enum hw_targets targets;
+    PyTypeObject *target_type;
+    const char *const *target_names;    /* UTF-8 */
+    PyObject *const *target_objects;
+    Py_ssize_t n_targets;               /* names or objects */
+    PyObject *const *quiet;             /* HW_QUIET: their edges into the
+                                           targets are not followed */
+    Py_ssize_t n_quiet;
+    enum hw_labels labels;
+    int reprs;                          /* keep the repr of every str, bytes,
+                                           int and float (80 characters at
+                                           most, made by the builtin type's
+                                           own C repr) */
+    int threads;                        /* 1: resolve pass 2's referents on a
+                                           thread of its own, 0: not, -1:
+                                           decide (a second thread for heaps
+                                           of 100,000 tracked objects and
+                                           more, when the process may run on
+                                           two CPUs); the graph is the same */
+    const hw_sizeofs *sizeofs;          /* shallow.h */
+} hw_build_spec;
+
+/* The steps of a build, timed (Graph.info["build_seconds"]): the walk of
+   pass 1, the edges of pass 2, the rest of the build proper (type names,
+   index, held from outside), the path tree, the names of its edges. */
+enum { HW_STEP_WALK, HW_STEP_EDGES, HW_STEP_INDEX_HELD, HW_STEP_PATHS, HW_STEP_NAMES,
+       HW_BUILD_STEPS };
 
 typedef struct {
     hw_graph *g;
-    hw_typetable types;         /* type -> index (its `order`); strong refs */
-    hw_ptrset exclude;          /* objects never made nodes */
-    /* Objects whose __sizeof__ is Python code: node ids and strong
-       references, sized by hw_build_finish. */
-    /* Per node, taken when the node is added (its object is in the cache
-       then): the reference count, saturated at UINT32_MAX, before any
-       reference of the build's own.  Read back by the held-from-outside
-       test instead of touching every object a second time. */
-    uint32_t *refcnt;
-    int walk_refs;              /* hw_walk_extra_refs() for pass 1 */
-    int no_index;               /* pass 1: nodes are not indexed yet */
-    uint32_t cap_nodes;         /* room in the per-node arrays */
-    uint64_t cap_edges;
-    int gc_was_enabled;
-    int gc_disabled;
-    /* Pass 2: nodes made before it (described when traversed), the pipeline
-       (graphbuild.c), threads as asked (-1: automatic), and why the last
-       step that cannot raise (no GIL) failed. */
-    uint32_t n_before_pass2;
-    struct hw_pipeline *pipe;
-    int threads;
-    const char *error;
-    /* Seconds spent (hw_seconds): the walk of pass 1, the edges of pass 2,
-       and the rest (type names, index, held from outside). */
-    double t_walk, t_edges, t_rest;
-} hw_build;
+    uint32_t *reprs;                    /* node -> strtab id of its repr, or
+                                           HW_NONE; NULL unless spec->reprs */
+    double seconds[HW_BUILD_STEPS];
+} hw_built;
 
-/* A monotonic clock in seconds, for the step timings of Graph.info. */
+/* A monotonic clock in seconds. */
 double hw_seconds(void);
 
-/* Builds into a new graph b->g.  roots: a list of (label str, object)
-   tuples, the named roots in order (the list and its tuples are excluded
-   from the graph, and so are the objects in `exclude`).  threads: 1 to
-   resolve pass 2's referents on a thread of its own, 0 not to, -1 to
-   decide (a second thread for heaps of 100,000 tracked objects and more,
-   when the process may run on two CPUs); the graph is the same.  Turns
-   automatic garbage collection off until hw_build_finish.  Returns 0, or
-   -1 with an exception set; hw_build_clear must be called in both cases. */
-int hw_build_run(hw_build *b, PyObject *roots, PyObject *const *exclude,
-                 Py_ssize_t n_exclude, int threads);
-
-/* The type index of tp in the graph, or HW_NONE if no node has it. */
-uint32_t hw_build_type_index(hw_build *b, PyTypeObject *tp);
-
-/* Drops every reference, restores automatic collection.  After it the graph no longer
-   describes live objects.  0, or -1 with an exception set. */
-int hw_build_finish(hw_build *b);
-
-/* Releases everything but b->g (the caller owns it); safe after errors. */
-void hw_build_clear(hw_build *b);
+/* Builds the graph spec describes (see above).  Returns 0 with *out set
+   (the caller owns g, and reprs, a bigmem.h block), or -1 with an
+   exception set and nothing to free.  Automatic collection is restored
+   either way.  The caller holds hw_enter's guard (module.h). */
+int hw_build_graph(const hw_build_spec *spec, hw_built *out);
 
 #endif

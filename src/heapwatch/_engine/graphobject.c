@@ -1,8 +1,15 @@
 /* graphobject.c - see graphobject.h.
  *
+ * Bindings only: each function parses its arguments, calls the C that
+ * does the work (graphbuild.c builds, graphquery.c answers, snapfile.c
+ * reads and writes, retention.c groups) and makes Python values of the
+ * answer.  What needs the interpreter stays here: argument and error
+ * conversion, and releasing the GIL around the long computations.
+ *
  * A Graph owns an hw_graph and, once asked, its dominator tree.  It holds
  * no Python object (the graph is plain arrays), so it is not a GC type and
- * never appears in a graph or census taken later.
+ * never appears in a graph or census taken later.  Its type is in the
+ * state of the module that made it (module.h).
  */
 
 #include <Python.h>
@@ -11,16 +18,13 @@
 #include <string.h>
 #include "attrs.h"
 #include "bigmem.h"
-#include "censusobject.h"
-#include "dominators.h"
 #include "graph.h"
 #include "graphbuild.h"
 #include "graphobject.h"
-#include "names.h"
+#include "graphquery.h"
+#include "module.h"
 #include "retention.h"
 #include "snapfile.h"
-
-#define N_STEPS 5
 
 typedef struct {
     PyObject_HEAD
@@ -28,23 +32,29 @@ typedef struct {
     uint32_t *reprs;            /* node -> string id, or NULL */
     uint32_t *idom;             /* NULL until dominators() */
     uint64_t *retained;
-    /* Seconds per step of the build (walk, edges, rest of the build, path
-       tree, names); all 0 for a graph read from a file. */
-    double steps[N_STEPS];
+    /* Seconds per step of the build (graphbuild.h); all 0 for a graph read
+       from a file. */
+    double steps[HW_BUILD_STEPS];
 } GraphObject;
 
-static const char *const step_names[N_STEPS] = {"walk", "edges", "index_held", "paths", "names"};
-
-static PyTypeObject *graph_type = NULL;     /* set once, at module exec */
+static const char *const step_names[HW_BUILD_STEPS] = {
+    [HW_STEP_WALK] = "walk",
+    [HW_STEP_EDGES] = "edges",
+    [HW_STEP_INDEX_HELD] = "index_held",
+    [HW_STEP_PATHS] = "paths",
+    [HW_STEP_NAMES] = "names",
+};
 
 static const char *const label_kind_names[HW_LABEL__COUNT] = {
     "none", "attr", "key", "index", "member", "dictkey", "local", "closure", "field",
 };
 
+/* A new Graph of the module whose state is st, owning g and reprs (freed
+   here on failure). */
 static PyObject *
-wrap_graph(hw_graph *g, uint32_t *reprs)
+wrap_graph(hw_state *st, hw_graph *g, uint32_t *reprs)
 {
-    GraphObject *self = PyObject_New(GraphObject, graph_type);
+    GraphObject *self = PyObject_New(GraphObject, st->graph_type);
     if (self == NULL) {
         hw_graph_free(g);
         hw_big_free(reprs);
@@ -70,7 +80,7 @@ graph_dealloc(GraphObject *self)
     Py_DECREF(tp);
 }
 
-/* ---- argument helpers --------------------------------------------------- */
+/* ---- arguments and results ---------------------------------------------- */
 
 static int
 parse_node(GraphObject *self, PyObject *obj, hw_node *out)
@@ -127,55 +137,87 @@ label_value(const hw_graph *g, hw_node v)
     }
 }
 
-/* ---- building ----------------------------------------------------------- */
-
-/* Does the type name `tn` ("module.qualname") match `name`: equal, or,
-   for a name without a dot, equal to its last part? */
-static int
-type_name_matches(const char *tn, const char *name)
-{
-    if (strcmp(tn, name) == 0) {
-        return 1;
-    }
-    if (strchr(name, '.') != NULL) {
-        return 0;
-    }
-    const char *dot = strrchr(tn, '.');
-    return dot != NULL && strcmp(dot + 1, name) == 0;
-}
-
-/* Which types a tuple of names (or one name) selects: a calloc'd array of
-   n_types flags, or NULL with an exception set. */
-static uint8_t *
-match_type_names(const hw_graph *g, PyObject *names)
+/* The UTF-8 texts of a type name (a str) or of a tuple of them, for
+   graphquery.h: a PyMem array of pointers borrowed from the strs (valid
+   while `names` lives), *n set.  NULL with an exception set: TypeError for
+   an item that is not a str. */
+static const char **
+type_names_arg(PyObject *names, Py_ssize_t *n)
 {
     PyObject *one[1] = {names};
     PyObject *const *items = one;
-    Py_ssize_t n = 1;
+    *n = 1;
     if (PyTuple_Check(names)) {
         items = &PyTuple_GET_ITEM(names, 0);
-        n = PyTuple_GET_SIZE(names);
+        *n = PyTuple_GET_SIZE(names);
     }
-    uint8_t *match = calloc((size_t)g->n_types + 1, 1);
-    if (match == NULL) {
+    const char **texts = PyMem_Malloc(((size_t)*n + 1) * sizeof(char *));
+    if (texts == NULL) {
         PyErr_NoMemory();
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        const char *name = PyUnicode_Check(items[i]) ? PyUnicode_AsUTF8(items[i]) : NULL;
-        if (name == NULL) {
-            free(match);
+    for (Py_ssize_t i = 0; i < *n; i++) {
+        texts[i] = PyUnicode_Check(items[i]) ? PyUnicode_AsUTF8(items[i]) : NULL;
+        if (texts[i] == NULL) {
+            PyMem_Free(texts);
             if (!PyErr_Occurred()) {
                 PyErr_Format(PyExc_TypeError, "a type name must be a str, not %.100s",
                              Py_TYPE(items[i])->tp_name);
             }
             return NULL;
         }
-        for (uint32_t t = 0; t < g->n_types; t++) {
-            match[t] |= (uint8_t)type_name_matches(g->strings.s[g->type_name[t]], name);
-        }
+    }
+    return texts;
+}
+
+/* The types of g that a name or a tuple of names selects (graphquery.h):
+   n_types + 1 flags, to free; NULL with an exception set. */
+static uint8_t *
+match_types_arg(const hw_graph *g, PyObject *names)
+{
+    Py_ssize_t n;
+    const char **texts = type_names_arg(names, &n);
+    if (texts == NULL) {
+        return NULL;
+    }
+    uint8_t *match = hw_query_match_types(g, texts, (size_t)n);
+    PyMem_Free(texts);
+    if (match == NULL) {
+        PyErr_NoMemory();
     }
     return match;
+}
+
+/* adj[from .. to) as a list of ints. */
+static PyObject *
+node_list(const uint32_t *adj, uint32_t from, uint32_t to)
+{
+    PyObject *list = PyList_New((Py_ssize_t)(to - from));
+    if (list == NULL) {
+        return NULL;
+    }
+    for (uint32_t e = from; e < to; e++) {
+        PyObject *x = PyLong_FromUnsignedLong(adj[e]);
+        if (x == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)(e - from), x);
+    }
+    return list;
+}
+
+/* A node list from graphquery.h (NULL: it ran out of memory) as a list
+   of ints; the array is freed. */
+static PyObject *
+node_list_of(hw_node *nodes, uint32_t n)
+{
+    if (nodes == NULL) {
+        return PyErr_NoMemory();
+    }
+    PyObject *list = node_list(nodes, 0, n);
+    free(nodes);
+    return list;
 }
 
 /* Appends item (a new reference, or NULL after an error) to list; on
@@ -192,128 +234,7 @@ append_new(PyObject **list, PyObject *item)
     return 0;
 }
 
-/* The nodes whose type is selected by type_match (NULL: any type) and
-   whose flags have all of `flags` set, as a list of ints. */
-static PyObject *
-nodes_where(const hw_graph *g, const uint8_t *type_match, uint8_t flags)
-{
-    PyObject *list = PyList_New(0);
-    for (hw_node v = 0; list != NULL && v < g->n_nodes; v++) {
-        if ((type_match == NULL || type_match[g->type[v]]) && (g->flags[v] & flags) == flags) {
-            append_new(&list, PyLong_FromUnsignedLong(v));
-        }
-    }
-    return list;
-}
-
-/* Flags the targets: a type (every node of exactly that type), a tuple of
-   type names (every node of a type so named), or an iterable of objects
-   (those that are nodes). */
-static int
-mark_targets(hw_build *b, PyObject *targets, PyObject *targets_list)
-{
-    hw_graph *g = b->g;
-    if (targets == Py_None) {
-        return 0;
-    }
-    if (PyTuple_Check(targets) && PyTuple_GET_SIZE(targets) > 0
-        && PyUnicode_Check(PyTuple_GET_ITEM(targets, 0))) {
-        uint8_t *match = match_type_names(g, targets);
-        if (match == NULL) {
-            return -1;
-        }
-        for (hw_node v = 0; v < g->n_nodes; v++) {
-            if (match[g->type[v]]) {
-                g->flags[v] |= HW_TARGET;
-            }
-        }
-        free(match);
-        return 0;
-    }
-    if (PyType_Check(targets)) {
-        uint32_t t = hw_build_type_index(b, (PyTypeObject *)targets);
-        if (t != HW_NONE) {
-            for (hw_node v = 0; v < g->n_nodes; v++) {
-                if (g->type[v] == t) {
-                    g->flags[v] |= HW_TARGET;
-                }
-            }
-        }
-        return 0;
-    }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(targets_list); i++) {
-        hw_node v = hw_graph_find(g, (uint64_t)(uintptr_t)PyList_GET_ITEM(targets_list, i));
-        if (v != HW_NONE) {
-            g->flags[v] |= HW_TARGET;
-        }
-    }
-    return 0;
-}
-
-
-/* The repr of a str, bytes, int or float, at most about 80 characters,
-   computed by the builtin type's own C repr (no Python code runs: these
-   are the only contents a snapshot stores, and only when asked). */
-static PyObject *
-short_repr(PyObject *op)
-{
-    PyTypeObject *tp = Py_TYPE(op);
-    if (tp == &PyUnicode_Type) {
-        return hw_key_text(op);
-    }
-    if (tp == &PyBytes_Type) {
-        Py_ssize_t n = PyBytes_GET_SIZE(op);
-        PyObject *b = PyBytes_FromStringAndSize(PyBytes_AS_STRING(op), n > 80 ? 80 : n);
-        PyObject *r = b ? PyBytes_Type.tp_repr(b) : NULL;
-        Py_XDECREF(b);
-        if (r != NULL && n > 80) {
-            Py_SETREF(r, PyUnicode_FromFormat("%U...", r));
-        }
-        return r;
-    }
-    if (tp == &PyLong_Type) {
-        int64_t bits = (int64_t)_PyLong_NumBits(op);
-        if (bits > 256) {
-            return PyUnicode_FromFormat("<int of %lld bits>", (long long)bits);
-        }
-        return PyLong_Type.tp_repr(op);
-    }
-    if (tp == &PyFloat_Type) {
-        return PyFloat_Type.tp_repr(op);
-    }
-    Py_RETURN_NONE;
-}
-
-static uint32_t *
-collect_reprs(hw_graph *g)
-{
-    uint32_t *reprs = hw_big_alloc((size_t)g->n_nodes + 1, sizeof(uint32_t));
-    if (reprs == NULL) {
-        PyErr_NoMemory();
-        return NULL;
-    }
-    for (hw_node v = 0; v < g->n_nodes; v++) {
-        reprs[v] = HW_NONE;
-        PyObject *r = short_repr((PyObject *)(uintptr_t)g->addr[v]);
-        if (r == NULL) {
-            hw_big_free(reprs);
-            return NULL;
-        }
-        if (r != Py_None) {
-            Py_ssize_t len;
-            const char *s = PyUnicode_AsUTF8AndSize(r, &len);
-            if (s == NULL) {
-                PyErr_Clear();
-            }
-            else {
-                reprs[v] = hw_strtab_add(&g->strings, s, (size_t)len);
-                /* UINT32_MAX (HW_NONE): an embedded NUL, or no memory: no repr */
-            }
-        }
-        Py_DECREF(r);
-    }
-    return reprs;
-}
+/* ---- building ----------------------------------------------------------- */
 
 PyDoc_STRVAR(graph_doc,
 "graph(roots, *, exclude=(), targets=None, labels='targets') -> Graph\n\n"
@@ -334,84 +255,98 @@ PyDoc_STRVAR(graph_doc,
 "graph is the same.  Raises the audit event 'heapwatch.graph' with argument\n"
 "reprs.");
 
-static PyObject *graph_build(PyObject *args, PyObject *kwds);
-
 static PyObject *
 hw_graph_py(PyObject *module, PyObject *args, PyObject *kwds)
-{
-    if (hw_enter("graph") < 0) {
-        return NULL;
-    }
-    PyObject *result = graph_build(args, kwds);
-    hw_leave();
-    return result;
-}
-
-static PyObject *
-graph_build(PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"roots", "exclude", "targets", "labels", "reprs", "quiet",
                              "threads", NULL};
     PyObject *roots, *exclude = NULL, *targets = Py_None, *quiet = NULL, *threads_obj = Py_None;
     const char *labels = "targets";
-    int want_reprs = 0;
+    int want_reprs = 0, entered = 0;
+    hw_state *st = hw_state_of_module(module);
+    hw_build_spec spec = {.targets = HW_TARGETS_NONE, .threads = -1, .sizeofs = &st->sizeofs};
+    hw_built built;
+    /* Owned; released at `done`. */
+    PyObject *excl = NULL, *targets_list = NULL, *result = NULL;
+    PyObject **xs = NULL;
+    const char **names = NULL;
+
+    if (hw_enter("graph") < 0) {
+        goto done;
+    }
+    entered = 1;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|$OOspOO:graph", kwlist,
                                      &PyList_Type, &roots, &exclude, &targets, &labels,
                                      &want_reprs, &quiet, &threads_obj)) {
-        return NULL;
+        goto done;
     }
-    int threads = -1;
     if (threads_obj != Py_None) {
-        threads = PyObject_IsTrue(threads_obj);
-        if (threads < 0) {
-            return NULL;
+        spec.threads = PyObject_IsTrue(threads_obj);
+        if (spec.threads < 0) {
+            goto done;
         }
     }
     if (quiet != NULL && !PyTuple_Check(quiet)) {
         PyErr_SetString(PyExc_TypeError, "quiet must be a tuple of objects");
-        return NULL;
+        goto done;
     }
-    int mode;
     if (strcmp(labels, "targets") == 0) {
-        mode = 0;
+        spec.labels = HW_LABELS_TARGETS;
     }
     else if (strcmp(labels, "all") == 0) {
-        mode = 1;
+        spec.labels = HW_LABELS_ALL;
     }
     else if (strcmp(labels, "none") == 0) {
-        mode = 2;
+        spec.labels = HW_LABELS_NONE;
     }
     else {
         PyErr_Format(PyExc_ValueError, "labels must be 'targets', 'all' or 'none', not '%s'",
                      labels);
-        return NULL;
+        goto done;
     }
-    PyObject *excl = exclude ? PySequence_Tuple(exclude) : PyTuple_New(0);
+    excl = exclude ? PySequence_Tuple(exclude) : PyTuple_New(0);
     if (excl == NULL) {
-        return NULL;
+        goto done;
     }
-    PyObject *targets_list = NULL;
-    if (targets != Py_None && !PyType_Check(targets)
-        && !(PyTuple_Check(targets) && PyTuple_GET_SIZE(targets) > 0
-             && PyUnicode_Check(PyTuple_GET_ITEM(targets, 0)))) {
+    int by_names = PyTuple_Check(targets) && PyTuple_GET_SIZE(targets) > 0
+                   && PyUnicode_Check(PyTuple_GET_ITEM(targets, 0));
+    if (targets != Py_None && !PyType_Check(targets) && !by_names) {
         targets_list = PySequence_List(targets);
         if (targets_list == NULL) {
-            Py_DECREF(excl);
-            return NULL;
+            goto done;
         }
     }
     if (PySys_Audit("heapwatch.graph", "O", want_reprs ? Py_True : Py_False) < 0) {
-        Py_DECREF(excl);
-        Py_XDECREF(targets_list);
-        return NULL;
+        goto done;
     }
-    /* The exclusion covers our own temporaries too. */
+    if (by_names) {
+        names = type_names_arg(targets, &spec.n_targets);
+        if (names == NULL) {
+            goto done;
+        }
+        spec.targets = HW_TARGETS_NAMES;
+        spec.target_names = names;
+    }
+    else if (PyType_Check(targets)) {
+        spec.targets = HW_TARGETS_TYPE;
+        spec.target_type = (PyTypeObject *)targets;
+    }
+    else if (targets_list != NULL) {
+        spec.targets = HW_TARGETS_OBJECTS;
+        spec.target_objects = PySequence_Fast_ITEMS(targets_list);
+        spec.n_targets = PyList_GET_SIZE(targets_list);
+    }
+    if (quiet != NULL) {
+        spec.quiet = PySequence_Fast_ITEMS(quiet);
+        spec.n_quiet = PyTuple_GET_SIZE(quiet);
+    }
+    /* The exclusion covers our own temporaries too.  (No Python code runs
+       in the build, so the lists and tuples cannot change under it.) */
     Py_ssize_t nx = PyTuple_GET_SIZE(excl);
-    PyObject **xs = PyMem_Malloc(((size_t)nx + 3) * sizeof(PyObject *));
+    xs = PyMem_Malloc(((size_t)nx + 3) * sizeof(PyObject *));
     if (xs == NULL) {
-        Py_DECREF(excl);
-        Py_XDECREF(targets_list);
-        return PyErr_NoMemory();
+        PyErr_NoMemory();
+        goto done;
     }
     for (Py_ssize_t i = 0; i < nx; i++) {
         xs[i] = PyTuple_GET_ITEM(excl, i);
@@ -423,57 +358,25 @@ graph_build(PyObject *args, PyObject *kwds)
     if (quiet) {
         xs[nx++] = quiet;
     }
-    hw_build b;
-    PyObject *result = NULL;
-    int r = hw_build_run(&b, roots, xs, nx, threads);
-    if (r == 0) {
-        r = mark_targets(&b, targets, targets_list);
+    spec.roots = roots;
+    spec.exclude = xs;
+    spec.n_exclude = nx;
+    spec.reprs = want_reprs;
+    if (hw_build_graph(&spec, &built) < 0) {
+        goto done;
     }
-    for (Py_ssize_t i = 0; r == 0 && quiet != NULL && i < PyTuple_GET_SIZE(quiet); i++) {
-        hw_node v = hw_graph_find(b.g, (uint64_t)(uintptr_t)PyTuple_GET_ITEM(quiet, i));
-        if (v != HW_NONE) {
-            b.g->flags[v] |= HW_QUIET;
-        }
+    result = wrap_graph(st, built.g, built.reprs);
+    if (result != NULL) {
+        memcpy(((GraphObject *)result)->steps, built.seconds, sizeof(built.seconds));
     }
-    double t0 = hw_seconds();
-    if (r == 0 && hw_graph_paths(b.g) < 0) {
-        PyErr_NoMemory();
-        r = -1;
-    }
-    double t1 = hw_seconds();
-    if (r == 0) {
-        r = mode == 0 ? hw_label_targets(b.g) : mode == 1 ? hw_label_all(b.g) : 0;
-    }
-    double steps[N_STEPS] = {b.t_walk, b.t_edges, b.t_rest, t1 - t0, hw_seconds() - t1};
-    uint32_t *reprs = NULL;
-    if (r == 0 && want_reprs) {
-        reprs = collect_reprs(b.g);
-        r = reprs ? 0 : -1;
-    }
-    /* From here Python code may run: the graph stops describing live
-       objects. */
-    hw_graph *g = b.g;
-    if (r == 0) {
-        if (hw_build_finish(&b) < 0) {
-            r = -1;
-        }
-    }
-    else {
-        hw_build_clear(&b);
-    }
-    if (r == 0) {
-        result = wrap_graph(g, reprs);
-        if (result != NULL) {
-            memcpy(((GraphObject *)result)->steps, steps, sizeof(steps));
-        }
-    }
-    else {
-        hw_graph_free(g);
-        hw_big_free(reprs);
-    }
+done:
+    PyMem_Free(names);
     PyMem_Free(xs);
-    Py_DECREF(excl);
+    Py_XDECREF(excl);
     Py_XDECREF(targets_list);
+    if (entered) {
+        hw_leave();
+    }
     return result;
 }
 
@@ -563,20 +466,27 @@ PyDoc_STRVAR(load_doc,
 static PyObject *
 hw_load_py(PyObject *module, PyObject *arg)
 {
-    PyObject *fspath, *fsbytes;
-    if (snap_path(arg, &fspath, &fsbytes) < 0) {
-        return NULL;
-    }
-    const char *cpath = PyBytes_AS_STRING(fsbytes);
-    hw_snap_error e;
+    PyObject *fspath = NULL, *fsbytes = NULL, *result = NULL;
     uint32_t *reprs = NULL;
+    const char *cpath;
+    hw_snap_error e;
     hw_graph *g;
+
+    if (snap_path(arg, &fspath, &fsbytes) < 0) {
+        goto done;
+    }
+    cpath = PyBytes_AS_STRING(fsbytes);
     Py_BEGIN_ALLOW_THREADS
     g = hw_snap_load(cpath, &reprs, &e);
     Py_END_ALLOW_THREADS
-    PyObject *result = g != NULL ? wrap_graph(g, reprs) : raise_snap_error(&e, fspath, fsbytes);
-    Py_DECREF(fspath);
-    Py_DECREF(fsbytes);
+    if (g == NULL) {
+        raise_snap_error(&e, fspath, fsbytes);
+        goto done;
+    }
+    result = wrap_graph(hw_state_of_module(module), g, reprs);
+done:
+    Py_XDECREF(fspath);
+    Py_XDECREF(fsbytes);
     return result;
 }
 
@@ -656,24 +566,6 @@ graph_node(GraphObject *self, PyObject *arg)
 }
 
 static PyObject *
-node_list(const uint32_t *adj, uint32_t from, uint32_t to)
-{
-    PyObject *list = PyList_New((Py_ssize_t)(to - from));
-    if (list == NULL) {
-        return NULL;
-    }
-    for (uint32_t e = from; e < to; e++) {
-        PyObject *x = PyLong_FromUnsignedLong(adj[e]);
-        if (x == NULL) {
-            Py_DECREF(list);
-            return NULL;
-        }
-        PyList_SET_ITEM(list, (Py_ssize_t)(e - from), x);
-    }
-    return list;
-}
-
-static PyObject *
 graph_referents(GraphObject *self, PyObject *arg)
 {
     hw_node v;
@@ -688,14 +580,7 @@ graph_referents(GraphObject *self, PyObject *arg)
 static int
 ensure_in_edges(GraphObject *self)
 {
-    if (self->g->in_off != NULL) {
-        return 0;
-    }
-    if (hw_graph_transpose(self->g) < 0) {
-        hw_big_free(self->g->in_off);
-        hw_big_free(self->g->in_adj);
-        self->g->in_off = NULL;
-        self->g->in_adj = NULL;
+    if (self->g->in_off == NULL && hw_graph_transpose(self->g) < 0) {
         PyErr_NoMemory();
         return -1;
     }
@@ -764,6 +649,8 @@ graph_path(GraphObject *self, PyObject *arg)
     return Py_BuildValue("(NON)", label, held && !named ? Py_True : Py_False, steps);
 }
 
+/* The dominator tree and retained sizes, made on first need, without the
+   GIL (the graph only is read). */
 static int
 ensure_dominators(GraphObject *self)
 {
@@ -773,40 +660,13 @@ ensure_dominators(GraphObject *self)
     if (ensure_in_edges(self) < 0) {
         return -1;
     }
-    hw_graph *g = self->g;
-    uint32_t n = g->n_nodes;
-    /* The virtual root's edges: named roots first, then nodes held from
-       outside (the order only affects speed, not the result). */
-    uint32_t *roots = hw_big_alloc((size_t)n + g->n_roots + 1, sizeof(uint32_t));
-    uint32_t *idom = hw_big_alloc((size_t)n + 1, sizeof(uint32_t));
-    uint64_t *retained = hw_big_alloc((size_t)n + 1, sizeof(uint64_t));
-    if (!roots || !idom || !retained) {
-        hw_big_free(roots);
-        hw_big_free(idom);
-        hw_big_free(retained);
-        PyErr_NoMemory();
-        return -1;
-    }
-    uint32_t nr = 0;
-    for (uint32_t r = 0; r < g->n_roots; r++) {
-        roots[nr++] = g->root_node[r];
-    }
-    for (hw_node v = 0; v < n; v++) {
-        if (g->flags[v] & HW_HELD) {
-            roots[nr++] = v;
-        }
-    }
+    uint32_t *idom = NULL;
+    uint64_t *retained = NULL;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = hw_dominators(n, g->out_off, g->out_adj, g->in_off, g->in_adj, roots, nr, idom);
-    if (rc == 0) {
-        rc = hw_retained_sizes(n, idom, g->size, retained);
-    }
+    rc = hw_query_dominators(self->g, &idom, &retained);
     Py_END_ALLOW_THREADS
-    hw_big_free(roots);
     if (rc < 0) {
-        hw_big_free(idom);
-        hw_big_free(retained);
         PyErr_NoMemory();
         return -1;
     }
@@ -845,20 +705,6 @@ graph_idom(GraphObject *self, PyObject *arg)
     return PyLong_FromUnsignedLong(d);
 }
 
-/* qsort has no context argument: the keys of the one sort in progress
-   (under the GIL). */
-static const uint64_t *sort_retained;
-
-static int
-cmp_retained(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    if (sort_retained[x] != sort_retained[y]) {
-        return sort_retained[x] > sort_retained[y] ? -1 : 1;
-    }
-    return x < y ? -1 : (x > y);
-}
-
 /* top_retainers(n) -> [(node, retained)], largest first. */
 static PyObject *
 graph_top_retainers(GraphObject *self, PyObject *args, PyObject *kwds)
@@ -875,42 +721,12 @@ graph_top_retainers(GraphObject *self, PyObject *args, PyObject *kwds)
     if (ensure_dominators(self) < 0) {
         return NULL;
     }
-    hw_graph *g = self->g;
-    /* The best `limit`, largest first, ties by node id.  A small limit
-       keeps a sorted array in one pass (O(n k)); a large one sorts every
-       node (O(n log n)). */
-    size_t k = (size_t)limit < g->n_nodes ? (size_t)limit : g->n_nodes;
-    size_t have = 0;
-    uint32_t *best;
-    if (k > 64) {
-        best = hw_big_alloc((size_t)g->n_nodes + 1, sizeof(uint32_t));
-        if (best == NULL) {
-            return PyErr_NoMemory();
-        }
-        for (hw_node v = 0; v < g->n_nodes; v++) {
-            best[v] = v;
-        }
-        sort_retained = self->retained;
-        qsort(best, g->n_nodes, sizeof(uint32_t), cmp_retained);
-        have = k;
-    }
-    else {
-        best = hw_big_alloc(k + 1, sizeof(uint32_t));
-        if (best == NULL) {
-            return PyErr_NoMemory();
-        }
-        for (hw_node v = 0; v < g->n_nodes && k > 0; v++) {
-            uint64_t r = self->retained[v];
-            if (have == k && r <= self->retained[best[k - 1]]) {
-                continue;
-            }
-            size_t pos = have < k ? have++ : k - 1;
-            while (pos > 0 && self->retained[best[pos - 1]] < r) {
-                best[pos] = best[pos - 1];
-                pos--;
-            }
-            best[pos] = v;
-        }
+    size_t have;
+    /* Under the GIL: hw_query_top_retained is not reentrant. */
+    uint32_t *best = hw_query_top_retained(self->retained, self->g->n_nodes, (size_t)limit,
+                                           &have);
+    if (best == NULL) {
+        return PyErr_NoMemory();
     }
     PyObject *list = PyList_New((Py_ssize_t)have);
     for (size_t i = 0; list != NULL && i < have; i++) {
@@ -932,20 +748,13 @@ graph_top_retainers(GraphObject *self, PyObject *args, PyObject *kwds)
 static hw_node *
 target_array(GraphObject *self, PyObject *nodes, uint32_t *n)
 {
-    hw_graph *g = self->g;
     hw_node *out;
     *n = 0;
     int all = PyUnicode_Check(nodes) && PyUnicode_CompareWithASCIIString(nodes, "all") == 0;
     if (nodes == Py_None || all) {
-        out = hw_big_alloc((size_t)g->n_nodes + 1, sizeof(hw_node));
+        out = hw_query_nodes(self->g, NULL, all ? 0 : HW_TARGET, n);
         if (out == NULL) {
             PyErr_NoMemory();
-            return NULL;
-        }
-        for (hw_node v = 0; v < g->n_nodes; v++) {
-            if (all || (g->flags[v] & HW_TARGET)) {
-                out[(*n)++] = v;
-            }
         }
         return out;
     }
@@ -958,7 +767,7 @@ target_array(GraphObject *self, PyObject *nodes, uint32_t *n)
         return NULL;
     }
     Py_ssize_t len = PySequence_Fast_GET_SIZE(seq);
-    out = hw_big_alloc((size_t)len + 1, sizeof(hw_node));
+    out = malloc(((size_t)len + 1) * sizeof(hw_node));
     if (out == NULL) {
         Py_DECREF(seq);
         PyErr_NoMemory();
@@ -967,23 +776,13 @@ target_array(GraphObject *self, PyObject *nodes, uint32_t *n)
     for (Py_ssize_t i = 0; i < len; i++) {
         if (parse_node(self, PySequence_Fast_GET_ITEM(seq, i), &out[i]) < 0) {
             Py_DECREF(seq);
-            hw_big_free(out);
+            free(out);
             return NULL;
         }
     }
     *n = (uint32_t)len;
     Py_DECREF(seq);
     return out;
-}
-
-static int
-cmp_group_retained(const void *a, const void *b)
-{
-    const hw_group *x = a, *y = b;
-    if (x->retained != y->retained) {
-        return x->retained > y->retained ? -1 : 1;
-    }
-    return x->example < y->example ? -1 : (x->example > y->example);
 }
 
 static const char *
@@ -1066,7 +865,7 @@ graph_retention(GraphObject *self, PyObject *args, PyObject *kwds)
         return NULL;
     }
     if (want_retained && ensure_dominators(self) < 0) {
-        hw_big_free(targets);
+        free(targets);
         return NULL;
     }
     hw_shapes shapes;
@@ -1077,11 +876,11 @@ graph_retention(GraphObject *self, PyObject *args, PyObject *kwds)
     Py_BEGIN_ALLOW_THREADS
     rc = hw_retention(g, targets, n_targets, want_retained ? self->idom : NULL,
                       want_retained ? self->retained : NULL, &shapes, &groups, &ng);
-    if (rc == 0 && by_retained && ng > 1) {
-        qsort(groups, ng, sizeof(hw_group), cmp_group_retained);
+    if (rc == 0 && by_retained) {
+        hw_groups_sort_by_retained(groups, ng);
     }
     Py_END_ALLOW_THREADS
-    hw_big_free(targets);
+    free(targets);
     if (rc < 0) {
         hw_shapes_clear(&shapes);
         return PyErr_NoMemory();
@@ -1106,8 +905,8 @@ graph_retention(GraphObject *self, PyObject *args, PyObject *kwds)
     return list;
 }
 
-/* retained_by_type() -> [(type, count, bytes, retained)], most retained
-   first: per type, the union of the dominator subtrees of its objects. */
+/* retained_by_type() -> [(type, count, bytes, retained)] in type order:
+   per type, the union of the dominator subtrees of its objects. */
 static PyObject *
 graph_retained_by_type(GraphObject *self, PyObject *Py_UNUSED(ignored))
 {
@@ -1115,23 +914,11 @@ graph_retained_by_type(GraphObject *self, PyObject *Py_UNUSED(ignored))
         return NULL;
     }
     hw_graph *g = self->g;
-    hw_group *groups = calloc((size_t)g->n_types + 1, sizeof(hw_group));
-    if (groups == NULL) {
-        return PyErr_NoMemory();
-    }
-    for (hw_node v = 0; v < g->n_nodes; v++) {
-        groups[g->type[v]].count++;
-        groups[g->type[v]].bytes += g->size[v];
-    }
-    for (uint32_t t = 0; t < g->n_types; t++) {
-        groups[t].shape = t;
-    }
-    int rc;
+    hw_group *groups;
     Py_BEGIN_ALLOW_THREADS
-    rc = hw_group_retained(g, self->idom, self->retained, g->type, 0, groups, g->n_types);
+    groups = hw_query_retained_by_type(g, self->idom, self->retained);
     Py_END_ALLOW_THREADS
-    if (rc < 0) {
-        free(groups);
+    if (groups == NULL) {
         return PyErr_NoMemory();
     }
     PyObject *list = PyList_New(0);
@@ -1153,16 +940,9 @@ static PyObject *
 graph_census(GraphObject *self, PyObject *Py_UNUSED(ignored))
 {
     hw_graph *g = self->g;
-    uint64_t *count = calloc((size_t)g->n_types + 1, sizeof(uint64_t));
-    uint64_t *bytes = calloc((size_t)g->n_types + 1, sizeof(uint64_t));
-    if (!count || !bytes) {
-        free(count);
-        free(bytes);
+    uint64_t *count, *bytes;
+    if (hw_query_type_totals(g, &count, &bytes) < 0) {
         return PyErr_NoMemory();
-    }
-    for (hw_node v = 0; v < g->n_nodes; v++) {
-        count[g->type[v]]++;
-        bytes[g->type[v]] += g->size[v];
     }
     PyObject *list = PyList_New(0);
     for (uint32_t t = 0; list != NULL && t < g->n_types; t++) {
@@ -1170,7 +950,8 @@ graph_census(GraphObject *self, PyObject *Py_UNUSED(ignored))
             continue;
         }
         append_new(&list, Py_BuildValue("(NKK)", str_of(g, g->type_name[t]),
-                                        (unsigned long long)count[t], (unsigned long long)bytes[t]));
+                                        (unsigned long long)count[t],
+                                        (unsigned long long)bytes[t]));
     }
     free(count);
     free(bytes);
@@ -1186,52 +967,43 @@ graph_nodes_of(GraphObject *self, PyObject *arg)
                      Py_TYPE(arg)->tp_name);
         return NULL;
     }
-    uint8_t *match = match_type_names(self->g, arg);
+    uint8_t *match = match_types_arg(self->g, arg);
     if (match == NULL) {
         return NULL;
     }
-    PyObject *list = nodes_where(self->g, match, 0);
+    uint32_t n = 0;
+    hw_node *nodes = hw_query_nodes(self->g, match, 0, &n);
     free(match);
-    return list;
+    return node_list_of(nodes, n);
 }
 
-/* new_since(earlier, type_names) -> [node]: the nodes of these types (see
-   type_name_matches) whose object is not in `earlier`: no node there at
-   the same address with the same type name.  An address reused by an
-   object of the same type counts as old: the result can miss, never
-   invent. */
+/* new_since(earlier, type_names) -> [node]: the nodes of these types whose
+   object is not in `earlier` (graphquery.h). */
 static PyObject *
 graph_new_since(GraphObject *self, PyObject *args)
 {
     PyObject *other_obj, *names;
-    if (!PyArg_ParseTuple(args, "O!O!:new_since", graph_type, &other_obj, &PyTuple_Type, &names)) {
+    /* A Graph of the same module object (each has its own Graph type). */
+    if (!PyArg_ParseTuple(args, "O!O!:new_since", Py_TYPE(self), &other_obj, &PyTuple_Type,
+                          &names)) {
         return NULL;
     }
-    hw_graph *g = self->g, *old = ((GraphObject *)other_obj)->g;
-    uint8_t *match = match_type_names(g, names);
+    uint8_t *match = match_types_arg(self->g, names);
     if (match == NULL) {
         return NULL;
     }
-    PyObject *list = PyList_New(0);
-    for (hw_node v = 0; list != NULL && v < g->n_nodes; v++) {
-        if (!match[g->type[v]]) {
-            continue;
-        }
-        hw_node w = hw_graph_find(old, g->addr[v]);
-        if (w != HW_NONE && strcmp(old->strings.s[old->type_name[old->type[w]]],
-                                   g->strings.s[g->type_name[g->type[v]]]) == 0) {
-            continue;
-        }
-        append_new(&list, PyLong_FromUnsignedLong(v));
-    }
+    uint32_t n = 0;
+    hw_node *nodes = hw_query_new_since(self->g, ((GraphObject *)other_obj)->g, match, &n);
     free(match);
-    return list;
+    return node_list_of(nodes, n);
 }
 
 static PyObject *
 graph_targets(GraphObject *self, PyObject *Py_UNUSED(ignored))
 {
-    return nodes_where(self->g, NULL, HW_TARGET);
+    uint32_t n = 0;
+    hw_node *nodes = hw_query_nodes(self->g, NULL, HW_TARGET, &n);
+    return node_list_of(nodes, n);
 }
 
 static Py_ssize_t
@@ -1244,14 +1016,10 @@ static PyObject *
 graph_get_info(GraphObject *self, void *Py_UNUSED(closure))
 {
     hw_graph *g = self->g;
-    size_t n = g->n_nodes, e = g->n_edges;
-    /* The memory the graph itself holds (graph.h), without the path tree
-       or dominators. */
-    /* (in_off and in_adj counted whether made yet or not) */
-    size_t graph_bytes = n * (8 + 4 + 8 + 1 + 4 + 4) + (size_t)g->index_cap * 4 + e * 8;
-    size_t extra = (g->parent ? n * 13 : 0) + (self->idom ? n * 12 : 0);
+    size_t graph_bytes, extra;
+    hw_query_memory(g, self->idom != NULL, &graph_bytes, &extra);
     PyObject *steps = PyDict_New();
-    for (int i = 0; steps != NULL && i < N_STEPS; i++) {
+    for (int i = 0; steps != NULL && i < HW_BUILD_STEPS; i++) {
         PyObject *t = PyFloat_FromDouble(self->steps[i]);
         if (t == NULL || PyDict_SetItemString(steps, step_names[i], t) < 0) {
             Py_CLEAR(steps);
@@ -1352,19 +1120,14 @@ PyMethodDef hw_graph_methods[] = {
 };
 
 int
-hw_graphobject_init(PyObject *module)
+hw_graphobject_init(PyObject *module, hw_state *st)
 {
     if (hw_attrs_init() < 0) {
         return -1;
     }
-    PyObject *tp = PyType_FromModuleAndSpec(module, &graph_spec, NULL);
-    if (tp == NULL) {
+    st->graph_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &graph_spec, NULL);
+    if (st->graph_type == NULL) {
         return -1;
     }
-    if (graph_type == NULL) {
-        graph_type = (PyTypeObject *)Py_NewRef(tp);
-    }
-    int r = PyModule_AddObjectRef(module, "Graph", tp);
-    Py_DECREF(tp);
-    return r;
+    return PyModule_AddObjectRef(module, "Graph", (PyObject *)st->graph_type);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "compat.h"
 #include "memstats.h"
 
 #if defined(__GLIBC__) \
@@ -19,14 +20,6 @@
 #define HW_HAVE_MALLINFO2 1
 #else
 #define HW_HAVE_MALLINFO2 0
-#endif
-
-#ifdef WITH_PYMALLOC
-/* Exported by libpython 3.11-3.13 but declared only in an internal header
-   (pycore_pymem.h on 3.11, pycore_obmalloc.h on 3.12+).  It exists only in
-   builds with pymalloc, hence the guard: without it there is nothing to
-   read and pymalloc's figures are 0. */
-PyAPI_FUNC(int) _PyObject_DebugMallocStats(FILE *out);
 #endif
 
 /* ---------------------------------------------------------------------
@@ -241,7 +234,7 @@ hw_memstats_parse(const char *text, size_t len, int printed, hw_memstats *out)
 static int
 read_pymalloc(hw_memstats *out)
 {
-#ifdef WITH_PYMALLOC
+#if HW_HAVE_PYMALLOC_STATS
     char *buf = NULL;
     size_t size = 0;
     FILE *f = open_memstream(&buf, &size);
@@ -249,7 +242,7 @@ read_pymalloc(hw_memstats *out)
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
-    int printed = _PyObject_DebugMallocStats(f);
+    int printed = hw_pymalloc_stats(f);
     int failed = ferror(f);
     if (fclose(f) != 0 || failed) {
         /* Out of memory while the text was written. */

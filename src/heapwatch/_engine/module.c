@@ -1,27 +1,24 @@
 /* module.c - heapwatch._engine: the bindings.  Argument parsing, audit
- * events, module state and conversion of results; the algorithms live in
- * walk.c, census.c, shallow.c, typetable.c, ptrset.c and dominators.c.
+ * events, module state (module.h) and conversion of results; the
+ * algorithms live in walk.c, census.c, shallow.c, typetable.c, ptrset.c
+ * and dominators.c.
  */
 
 #include <Python.h>
 #include "bigmem.h"
 #include "census.h"
 #include "censusobject.h"
+#include "csr.h"
 #include "dominators.h"
 #include "graph.h"
 #include "graphobject.h"
 #include "memstats.h"
+#include "module.h"
 #include "shallow.h"
 #include "since.h"
 #include "walk.h"
 
-PyModuleDef hw_moduledef;
-
-static hw_state *
-get_state(PyObject *module)
-{
-    return (hw_state *)PyModule_GetState(module);
-}
+_Thread_local int hw_walk_depth = 0;
 
 /* A flag argument: bool or int, as a C int; anything else is a TypeError
    (a string "false" must not silently mean True). */
@@ -101,7 +98,7 @@ hw_census_py(PyObject *module, PyObject *args, PyObject *kwds)
     if (fullnames < 0) {
         return NULL;
     }
-    hw_state *st = get_state(module);
+    hw_state *st = hw_state_of_module(module);
     if (hw_enter("census") < 0) {
         return NULL;
     }
@@ -114,7 +111,7 @@ hw_census_py(PyObject *module, PyObject *args, PyObject *kwds)
     hw_census c;
     PyObject *result = NULL;
     hw_typestat *ordered = NULL;
-    int r = hw_census_run(&c, include_untracked, skip, 1);
+    int r = hw_census_run(&c, &st->sizeofs, include_untracked, skip, 1);
     hw_leave();
     if (r < 0) {
         goto done;
@@ -193,14 +190,14 @@ hw_at_py(PyObject *module, PyObject *arg)
 }
 
 PyDoc_STRVAR(since_mark_doc,
-"_since_mark() -> bytes\n\n"
-"The sorted addresses of every tracked object (since.h), for _since_new.\n"
+"since_mark() -> bytes\n\n"
+"The sorted addresses of every tracked object (since.h), for since_new.\n"
 "Raises the audit event 'heapwatch.census'.");
 
 static PyObject *
 hw_since_mark_py(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
-    if (hw_enter("_since_mark") < 0) {
+    if (hw_enter("since_mark") < 0) {
         return NULL;
     }
     PyObject *result = NULL;
@@ -212,7 +209,7 @@ hw_since_mark_py(PyObject *module, PyObject *Py_UNUSED(ignored))
 }
 
 PyDoc_STRVAR(since_new_doc,
-"_since_new(mark, names) -> list\n\n"
+"since_new(mark, names) -> list\n\n"
 "The tracked objects whose type's __name__ is in names (a tuple of str)\n"
 "and whose address is not in mark: objects made since the mark (an\n"
 "address reused by a new object counts as old).");
@@ -221,10 +218,10 @@ static PyObject *
 hw_since_new_py(PyObject *module, PyObject *args)
 {
     PyObject *mark, *names;
-    if (!PyArg_ParseTuple(args, "OO:_since_new", &mark, &names)) {
+    if (!PyArg_ParseTuple(args, "OO:since_new", &mark, &names)) {
         return NULL;
     }
-    if (hw_enter("_since_new") < 0) {
+    if (hw_enter("since_new") < 0) {
         return NULL;
     }
     PyObject *result = hw_since_new(mark, names);
@@ -233,14 +230,14 @@ hw_since_new_py(PyObject *module, PyObject *args)
 }
 
 PyDoc_STRVAR(swap_baseline_doc,
-"_swap_baseline(census_or_None) -> previous\n\n"
+"swap_baseline(census_or_None) -> previous\n\n"
 "Store the census growth() compares against and return the one it replaces,\n"
 "in one step under the GIL (safe from threads and from __del__).");
 
 static PyObject *
 hw_swap_baseline_py(PyObject *module, PyObject *arg)
 {
-    hw_state *st = get_state(module);
+    hw_state *st = hw_state_of_module(module);
     if (arg != Py_None && !Py_IS_TYPE(arg, st->census_type)) {
         PyErr_Format(PyExc_TypeError, "expected a Census or None, not %.100s",
                      Py_TYPE(arg)->tp_name);
@@ -252,7 +249,7 @@ hw_swap_baseline_py(PyObject *module, PyObject *arg)
 }
 
 PyDoc_STRVAR(census_of_doc,
-"_census_of(rows, /, include_untracked, fullnames) -> Census\n\n"
+"census_of(rows, /, include_untracked, fullnames) -> Census\n\n"
 "A Census of (name, count, bytes) rows, in order of first sighting: what a\n"
 "snapshot's per-type counts become, so that Snapshot.census() is the same\n"
 "type as census().");
@@ -262,10 +259,11 @@ hw_census_of_py(PyObject *module, PyObject *args)
 {
     PyObject *rows;
     int include_untracked, fullnames;
-    if (!PyArg_ParseTuple(args, "Opp:_census_of", &rows, &include_untracked, &fullnames)) {
+    if (!PyArg_ParseTuple(args, "Opp:census_of", &rows, &include_untracked, &fullnames)) {
         return NULL;
     }
-    return hw_censusobject_from_rows(get_state(module), rows, include_untracked, fullnames);
+    return hw_censusobject_from_rows(hw_state_of_module(module), rows, include_untracked,
+                                     fullnames);
 }
 
 static PyObject *
@@ -294,9 +292,9 @@ hw_set_walk_direct_py(PyObject *module, PyObject *arg)
 #define TEST_GRAPH_MAX_NODES (1 << 24)
 
 /* The graph of a _dominators() or _retained() call: node count, edges
-   [(source, target), ...] as CSR with each node's successors in the order
-   given, the transpose, and the roots (in root_node).  NULL with an
-   exception set on bad arguments or out of memory.  The graph owns every
+   [(source, target), ...] as CSR (csr.h) with each node's successors in
+   the order given, the transpose, and the roots (in root_node).  NULL
+   with an exception set on bad arguments or out of memory.  The graph owns every
    array it points to (bigmem.h blocks, as graph.c frees them). */
 static hw_graph *
 graph_from_args(PyObject *n_obj, PyObject *edges_obj, PyObject *roots_obj)
@@ -367,7 +365,6 @@ graph_from_args(PyObject *n_obj, PyObject *edges_obj, PyObject *roots_obj)
                 goto error;
             }
         }
-        g->out_off[pairs[2 * i] + 1]++;
     }
     for (Py_ssize_t i = 0; i < n_roots; i++) {
         if (parse_node(PySequence_Fast_GET_ITEM(roots, i), n, "roots", i,
@@ -375,19 +372,7 @@ graph_from_args(PyObject *n_obj, PyObject *edges_obj, PyObject *roots_obj)
             goto error;
         }
     }
-    /* Counting sort by source, stable: out_off[v + 1] counted v's edges;
-       as a running sum it is where v's next edge goes, then (shifted back)
-       v's start. */
-    for (uint32_t v = 0; v < n; v++) {
-        g->out_off[v + 1] += g->out_off[v];
-    }
-    for (Py_ssize_t i = 0; i < m; i++) {
-        g->out_adj[g->out_off[pairs[2 * i]]++] = pairs[2 * i + 1];
-    }
-    for (uint32_t v = n; v > 0; v--) {
-        g->out_off[v] = g->out_off[v - 1];
-    }
-    g->out_off[0] = 0;
+    hw_csr_from_pairs(n, pairs, (size_t)m, g->out_off, g->out_adj);
     if (hw_graph_transpose(g) < 0) {
         PyErr_NoMemory();
         goto error;
@@ -548,7 +533,7 @@ done:
 }
 
 PyDoc_STRVAR(memstats_doc,
-"_memstats(text=None, /) -> (allocator, arenas, allocated, available,\n"
+"memstats(text=None, /) -> (allocator, arenas, allocated, available,\n"
 "                            unused_pools, malloc_free)\n\n"
 "The free memory the allocators keep (memstats.h), in bytes: pymalloc's\n"
 "arena bytes, bytes in allocated blocks, in available blocks and in unused\n"
@@ -569,7 +554,7 @@ hw_memstats_py(PyObject *module, PyObject *args)
     PyObject *arg = Py_None;
     const char *text = NULL;
     Py_ssize_t len = 0;
-    if (!PyArg_ParseTuple(args, "|O:_memstats", &arg)) {
+    if (!PyArg_ParseTuple(args, "|O:memstats", &arg)) {
         return NULL;
     }
     if (arg != Py_None) {
@@ -601,11 +586,11 @@ static PyMethodDef hw_methods[] = {
     {"census", (PyCFunction)(void (*)(void))hw_census_py,
      METH_VARARGS | METH_KEYWORDS, census_doc},
     {"_bare_walk", hw_bare_walk_py, METH_NOARGS, bare_walk_doc},
-    {"_since_mark", hw_since_mark_py, METH_NOARGS, since_mark_doc},
-    {"_since_new", hw_since_new_py, METH_VARARGS, since_new_doc},
+    {"since_mark", hw_since_mark_py, METH_NOARGS, since_mark_doc},
+    {"since_new", hw_since_new_py, METH_VARARGS, since_new_doc},
     {"at", hw_at_py, METH_O, at_doc},
-    {"_swap_baseline", hw_swap_baseline_py, METH_O, swap_baseline_doc},
-    {"_census_of", hw_census_of_py, METH_VARARGS, census_of_doc},
+    {"swap_baseline", hw_swap_baseline_py, METH_O, swap_baseline_doc},
+    {"census_of", hw_census_of_py, METH_VARARGS, census_of_doc},
     {"_walk_is_direct", hw_walk_is_direct_py, METH_NOARGS,
      "_walk_is_direct() -> bool: False when the 3.11 layout check failed and "
      "the walk goes through gc.get_objects()."},
@@ -614,7 +599,7 @@ static PyMethodDef hw_methods[] = {
      "the gc.get_objects() fallback."},
     {"_dominators", hw_dominators_py, METH_VARARGS, dominators_doc},
     {"_retained", hw_retained_py, METH_VARARGS, retained_doc},
-    {"_memstats", hw_memstats_py, METH_VARARGS, memstats_doc},
+    {"memstats", hw_memstats_py, METH_VARARGS, memstats_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -627,15 +612,15 @@ hw_exec(PyObject *module)
                     "CPython yet: use a standard (GIL) build");
     return -1;
 #else
-    hw_state *st = get_state(module);
-    if (hw_shallow_init() < 0 || hw_walk_init() < 0) {
+    hw_state *st = hw_state_of_module(module);
+    if (hw_shallow_init(&st->sizeofs) < 0 || hw_walk_init() < 0) {
         return -1;
     }
     if (hw_censusobject_init_types(module, st) < 0) {
         return -1;
     }
     if (PyModule_AddFunctions(module, hw_graph_methods) < 0
-        || hw_graphobject_init(module) < 0) {
+        || hw_graphobject_init(module, st) < 0) {
         return -1;
     }
     if (PyModule_AddObjectRef(module, "Census", (PyObject *)st->census_type) < 0
@@ -647,27 +632,39 @@ hw_exec(PyObject *module)
 #endif
 }
 
+/* The module is in a cycle with each type made from it (the type holds
+   the module, the state holds the type): the collector frees them
+   together once nothing else refers to either.  The baseline is a Census,
+   not a GC object, so the collector cannot see that it holds the Census
+   type; while the state is its only owner, that reference is the module's
+   own and is reported here as such (otherwise a module with a baseline
+   would keep itself alive).  A baseline someone else also holds is not
+   reported: it keeps the type, and the module, alive. */
 static int
 hw_traverse(PyObject *module, visitproc visit, void *arg)
 {
-    hw_state *st = get_state(module);
+    hw_state *st = hw_state_of_module(module);
     Py_VISIT(st->census_type);
     Py_VISIT(st->typestats_type);
     Py_VISIT(st->growthrow_type);
-    /* st->baseline is a Census: not a GC object, cannot be in a cycle, and
-       is left out so that it stays invisible to censuses. */
+    Py_VISIT(st->graph_type);
+    if (st->baseline != NULL && Py_REFCNT(st->baseline) == 1) {
+        Py_VISIT(Py_TYPE(st->baseline));
+    }
     return 0;
 }
 
 static int
 hw_clear(PyObject *module)
 {
-    hw_state *st = get_state(module);
+    hw_state *st = hw_state_of_module(module);
+    Py_CLEAR(st->baseline);
     Py_CLEAR(st->census_type);
     Py_CLEAR(st->typestats_type);
     Py_CLEAR(st->growthrow_type);
-    Py_CLEAR(st->baseline);
+    Py_CLEAR(st->graph_type);
     Py_CLEAR(st->module_name_attr);
+    hw_shallow_clear(&st->sizeofs);
     return 0;
 }
 

@@ -3,18 +3,8 @@
 #include <Python.h>
 #include <string.h>
 #include "attrs.h"
+#include "compat.h"
 #include "names.h"
-
-#if PY_VERSION_HEX < 0x030C0000
-#  include "structmember.h"
-#  define HW_T_OBJECT T_OBJECT
-#  define HW_T_OBJECT_EX T_OBJECT_EX
-#  define HW_RELATIVE_OFFSET 0
-#else
-#  define HW_T_OBJECT _Py_T_OBJECT
-#  define HW_T_OBJECT_EX Py_T_OBJECT_EX
-#  define HW_RELATIVE_OFFSET Py_RELATIVE_OFFSET
-#endif
 
 /* One holder being named: its node, the graph, and the children still to
    name.  A holder is read item by item (dict values, attributes...), and
@@ -140,7 +130,7 @@ hw_key_text(PyObject *key)
     if (PyLong_CheckExact(key) || PyBool_Check(key)) {
         /* Big ints: decimal conversion is quadratic, and over 4300 digits
            refused (sys.set_int_max_str_digits); their size says enough. */
-        int64_t bits = (int64_t)_PyLong_NumBits(key);
+        int64_t bits = hw_long_bits(key);
         if (bits > 256) {
             return PyUnicode_FromFormat("<int of %lld bits>", (long long)bits);
         }

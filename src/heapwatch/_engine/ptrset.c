@@ -3,13 +3,19 @@
 #include <Python.h>
 #include <stdint.h>
 #include "bigmem.h"
+#include "hashing.h"
 #include "ptrset.h"
 
+/* The slot of p in slots (cap of them): where p is, or the empty slot
+   where the probe for it ends. */
 static inline size_t
-hash_ptr(void *p, Py_ssize_t capacity)
+find_slot(void *const *slots, size_t cap, const void *p)
 {
-    uint64_t h = ((uint64_t)(uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ULL;
-    return (size_t)(h >> 32) & (size_t)(capacity - 1);
+    size_t j = hw_slot(hw_hash_ptr(p), cap);
+    while (slots[j] != NULL && slots[j] != p) {
+        j = hw_probe_next(j, cap);
+    }
+    return j;
 }
 
 static int
@@ -26,14 +32,9 @@ resize(hw_ptrset *s, Py_ssize_t newcap)
     }
     for (Py_ssize_t i = 0; i < s->capacity; i++) {
         void *p = s->slots[i];
-        if (p == NULL) {
-            continue;
+        if (p != NULL) {
+            slots[find_slot(slots, (size_t)newcap, p)] = p;
         }
-        size_t j = hash_ptr(p, newcap);
-        while (slots[j] != NULL) {
-            j = (j + 1) & (size_t)(newcap - 1);
-        }
-        slots[j] = p;
     }
     hw_big_free(s->slots);
     s->slots = slots;
@@ -44,18 +45,14 @@ resize(hw_ptrset *s, Py_ssize_t newcap)
 int
 hw_ptrset_add(hw_ptrset *s, void *p)
 {
-    if ((s->used + 1) * 2 > s->capacity) {
+    if (hw_over_load((uint64_t)s->used + 1, (uint64_t)s->capacity, 1, 2)) {
         if (resize(s, s->capacity ? s->capacity * 2 : 1024) < 0) {
             return -1;
         }
     }
-    size_t mask = (size_t)(s->capacity - 1);
-    size_t j = hash_ptr(p, s->capacity);
-    while (s->slots[j] != NULL) {
-        if (s->slots[j] == p) {
-            return 0;
-        }
-        j = (j + 1) & mask;
+    size_t j = find_slot(s->slots, (size_t)s->capacity, p);
+    if (s->slots[j] == p) {
+        return 0;
     }
     s->slots[j] = p;
     s->used++;
@@ -68,15 +65,7 @@ hw_ptrset_contains(const hw_ptrset *s, const void *p)
     if (s->capacity == 0) {
         return 0;
     }
-    size_t mask = (size_t)(s->capacity - 1);
-    size_t j = hash_ptr((void *)p, s->capacity);
-    while (s->slots[j] != NULL) {
-        if (s->slots[j] == p) {
-            return 1;
-        }
-        j = (j + 1) & mask;
-    }
-    return 0;
+    return s->slots[find_slot(s->slots, (size_t)s->capacity, p)] == p;
 }
 
 void

@@ -3,17 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bigmem.h"
+#include "csr.h"
+#include "hashing.h"
 #include "retention.h"
-
-static inline uint32_t
-hash4(uint32_t a, uint32_t b, uint32_t c, uint32_t d)
-{
-    uint64_t h = a * 0x9E3779B97F4A7C15ULL;
-    h = (h ^ b) * 0xBF58476D1CE4E5B9ULL;
-    h = (h ^ c) * 0x94D049BB133111EBULL;
-    h = (h ^ d) * 0x9E3779B97F4A7C15ULL;
-    return (uint32_t)(h >> 32);
-}
 
 static int
 shapes_reindex(hw_shapes *s, uint32_t cap)
@@ -23,11 +15,8 @@ shapes_reindex(hw_shapes *s, uint32_t cap)
         return -1;
     }
     for (uint32_t i = 0; i < s->n; i++) {
-        uint32_t j = hash4(s->parent[i], s->kind[i], s->value[i], s->type[i]) & (cap - 1);
-        while (index[j] != 0) {
-            j = (j + 1) & (cap - 1);
-        }
-        index[j] = i + 1;
+        hw_idtab_put(index, cap, hw_hash_u32x4(s->parent[i], s->kind[i], s->value[i], s->type[i]),
+                     i);
     }
     free(s->index);
     s->index = index;
@@ -40,21 +29,20 @@ shapes_reindex(hw_shapes *s, uint32_t cap)
 static uint32_t
 intern(hw_shapes *s, uint32_t parent, uint8_t kind, uint32_t value, uint32_t type)
 {
-    if ((s->n + 1) * 2 > s->index_cap) {
+    if (hw_over_load((uint64_t)s->n + 1, s->index_cap, 1, 2)) {
         if (s->index_cap > UINT32_MAX / 4
             || shapes_reindex(s, s->index_cap ? s->index_cap * 2 : 1024) < 0) {
             return HW_NONE;
         }
     }
-    uint32_t mask = s->index_cap - 1;
-    uint32_t j = hash4(parent, kind, value, type) & mask;
+    size_t j = hw_slot(hw_hash_u32x4(parent, kind, value, type), s->index_cap);
     while (s->index[j] != 0) {
         uint32_t i = s->index[j] - 1;
         if (s->parent[i] == parent && s->kind[i] == kind && s->value[i] == value
             && s->type[i] == type) {
             return i;
         }
-        j = (j + 1) & mask;
+        j = hw_probe_next(j, s->index_cap);
     }
     if (s->n == s->cap) {
         uint32_t cap = s->cap ? s->cap * 2 : 256;
@@ -189,6 +177,24 @@ cmp_group(const void *a, const void *b)
     return x->example < y->example ? -1 : (x->example > y->example);
 }
 
+static int
+cmp_group_retained(const void *a, const void *b)
+{
+    const hw_group *x = a, *y = b;
+    if (x->retained != y->retained) {
+        return x->retained > y->retained ? -1 : 1;
+    }
+    return x->example < y->example ? -1 : (x->example > y->example);
+}
+
+void
+hw_groups_sort_by_retained(hw_group *groups, uint32_t n_groups)
+{
+    if (n_groups > 1) {
+        qsort(groups, n_groups, sizeof(hw_group), cmp_group_retained);
+    }
+}
+
 /* Group retained sizes: a member counts its retained size unless another
    member of its group dominates it (its subtree is already counted).  One
    iterative depth-first pass over the dominator tree keeps, per group,
@@ -199,34 +205,32 @@ hw_group_retained(const hw_graph *g, const uint32_t *idom, const uint64_t *retai
                   uint32_t n_groups)
 {
     uint32_t n = g->n_nodes;
+    /* The dominator tree's children lists (csr.h), keyed by parent: the
+       nodes and the virtual root n. */
     uint32_t *off = hw_big_alloc((size_t)n + 2, sizeof(uint32_t));
     uint32_t *kids = hw_big_alloc((size_t)n + 1, sizeof(uint32_t));
     uint32_t *open = hw_big_alloc((size_t)n_groups + 1, sizeof(uint32_t));
     /* Each node is pushed once to enter and at most once to leave. */
     uint64_t *stack = hw_big_alloc(((size_t)n + 2) * 2, sizeof(uint64_t));
-    uint32_t *fill = hw_big_alloc((size_t)n + 2, sizeof(uint32_t));
     int rc = -1;
-    if (!off || !kids || !open || !stack || !fill) {
+    if (!off || !kids || !open || !stack) {
         goto done;
     }
-    /* Children lists of the dominator tree; the virtual root is n. */
     for (hw_node v = 0; v < n; v++) {
         if (idom[v] != HW_NONE) {
-            off[idom[v] + 1]++;
+            hw_csr_count(off, idom[v]);
         }
         else if (group_of[v] - bias < n_groups) {
             groups[group_of[v] - bias].retained += retained[v];  /* unreached: alone */
         }
     }
-    for (uint32_t i = 0; i <= n; i++) {
-        off[i + 1] += off[i];
-    }
-    memcpy(fill, off, ((size_t)n + 1) * sizeof(uint32_t));
+    hw_csr_starts(off, n + 1);
     for (hw_node v = 0; v < n; v++) {
         if (idom[v] != HW_NONE) {
-            kids[fill[idom[v]]++] = v;
+            kids[hw_csr_next(off, idom[v])] = v;
         }
     }
+    hw_csr_finish(off, n + 1);
     /* Stack entries: (node << 1) for entering a node, (node << 1) | 1 for
        leaving it; the virtual root n is entered first. */
     size_t sp = 0;
@@ -257,7 +261,6 @@ done:
     hw_big_free(kids);
     hw_big_free(open);
     hw_big_free(stack);
-    hw_big_free(fill);
     return rc;
 }
 

@@ -72,6 +72,10 @@ int hw_group_retained(const hw_graph *g, const uint32_t *idom, const uint64_t *r
                       const uint32_t *group_of, uint32_t bias, hw_group *groups,
                       uint32_t n_groups);
 
+/* Sorts groups by retained size, largest first, ties by example (the
+   order retention(by="retained") reports). */
+void hw_groups_sort_by_retained(hw_group *groups, uint32_t n_groups);
+
 void hw_shapes_clear(hw_shapes *s);
 
 #endif

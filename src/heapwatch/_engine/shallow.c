@@ -2,39 +2,34 @@
 
 #include "pyver.h"
 #include <Python.h>
+#include "compat.h"
 #include "shallow.h"
 
-#if PY_MINOR_VERSION >= 13
-/* Exported by libpython but declared only in an internal header on 3.13. */
-PyAPI_FUNC(Py_ssize_t) _PyDict_SizeOf(PyDictObject *);
-#endif
-
-/* Borrowed references to the __sizeof__ descriptors of object, list and
-   dict.  Static types are never freed, so the pointers stay valid for the
-   life of the process; they are only compared, never dereferenced. */
-static PyObject *sizeof_name;
-static PyObject *object_sizeof;
-static PyObject *list_sizeof;
-static PyObject *dict_sizeof;
-
 int
-hw_shallow_init(void)
+hw_shallow_init(hw_sizeofs *s)
 {
-    if (sizeof_name == NULL) {
-        sizeof_name = PyUnicode_InternFromString("__sizeof__");
-        if (sizeof_name == NULL) {
-            return -1;
-        }
+    s->name = PyUnicode_InternFromString("__sizeof__");
+    if (s->name == NULL) {
+        return -1;
     }
-    object_sizeof = _PyType_Lookup(&PyBaseObject_Type, sizeof_name);
-    list_sizeof = _PyType_Lookup(&PyList_Type, sizeof_name);
-    dict_sizeof = _PyType_Lookup(&PyDict_Type, sizeof_name);
-    if (object_sizeof == NULL || list_sizeof == NULL || dict_sizeof == NULL) {
+    s->object_sizeof = hw_type_lookup(&PyBaseObject_Type, s->name);
+    s->list_sizeof = hw_type_lookup(&PyList_Type, s->name);
+    s->dict_sizeof = hw_type_lookup(&PyDict_Type, s->name);
+    if (s->object_sizeof == NULL || s->list_sizeof == NULL || s->dict_sizeof == NULL) {
         PyErr_SetString(PyExc_RuntimeError,
                         "heapwatch: builtin __sizeof__ methods not found");
         return -1;
     }
     return 0;
+}
+
+void
+hw_shallow_clear(hw_sizeofs *s)
+{
+    Py_CLEAR(s->name);
+    s->object_sizeof = NULL;
+    s->list_sizeof = NULL;
+    s->dict_sizeof = NULL;
 }
 
 static Py_ssize_t
@@ -80,7 +75,7 @@ is_own_c_sizeof(PyTypeObject *tp, PyObject *descr)
    bases in tp's MRO order skips exactly the definitions that fail the test.
    Returns NULL when only object.__sizeof__ or nothing qualifies. */
 static PyObject *
-own_c_sizeof(PyTypeObject *tp)
+own_c_sizeof(const hw_sizeofs *s, PyTypeObject *tp)
 {
     PyObject *mro = tp->tp_mro;
     if (mro == NULL || !PyTuple_Check(mro)) {
@@ -91,10 +86,9 @@ own_c_sizeof(PyTypeObject *tp)
         if (!PyType_Check(base)) {
             continue;
         }
-        /* _PyType_Lookup walks MRO dicts and the method cache; it runs no
-           Python code and allocates nothing. */
-        PyObject *descr = _PyType_Lookup((PyTypeObject *)base, sizeof_name);
-        if (descr == NULL || descr == object_sizeof) {
+        /* The MRO lookup (compat.h): no Python code, no allocation. */
+        PyObject *descr = hw_type_lookup((PyTypeObject *)base, s->name);
+        if (descr == NULL || descr == s->object_sizeof) {
             return NULL;
         }
         if (is_own_c_sizeof(tp, descr)) {
@@ -105,7 +99,7 @@ own_c_sizeof(PyTypeObject *tp)
 }
 
 void
-hw_sizer_for_type(PyTypeObject *tp, hw_sizer *out)
+hw_sizer_for_type(const hw_sizeofs *s, PyTypeObject *tp, hw_sizer *out)
 {
     out->preheader = preheader_size(tp);
     out->cfunc = NULL;
@@ -118,14 +112,14 @@ hw_sizer_for_type(PyTypeObject *tp, hw_sizer *out)
 #else
     out->static_types_bare = 0;
 #endif
-    PyObject *descr = own_c_sizeof(tp);
+    PyObject *descr = own_c_sizeof(s, tp);
     if (descr == NULL) {
         out->kind = HW_SIZE_PLAIN;
     }
-    else if (descr == list_sizeof) {
+    else if (descr == s->list_sizeof) {
         out->kind = HW_SIZE_LIST;
     }
-    else if (descr == dict_sizeof) {
+    else if (descr == s->dict_sizeof) {
         out->kind = HW_SIZE_DICT;
     }
     else {
@@ -158,7 +152,7 @@ hw_shallow_size(PyObject *op, const hw_sizer *s)
             + ((PyListObject *)op)->allocated * (Py_ssize_t)sizeof(void *);
         break;
     case HW_SIZE_DICT:
-        n = _PyDict_SizeOf((PyDictObject *)op);
+        n = hw_dict_sizeof(op);
         break;
     case HW_SIZE_CFUNC: {
         PyObject *r = s->defcls != NULL

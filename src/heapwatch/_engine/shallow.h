@@ -49,12 +49,27 @@ typedef struct {
                                    preheader in sys.getsizeof */
 } hw_sizer;
 
-/* Resolves once per interpreter the descriptors that select the fast kinds.
-   Returns 0, or -1 with an exception set. */
-int hw_shallow_init(void);
+/* What hw_sizer_for_type looks up and compares against; each module object
+   keeps one in its state (module.h). */
+typedef struct {
+    PyObject *name;             /* interned "__sizeof__", strong */
+    /* object.__sizeof__, list.__sizeof__ and dict.__sizeof__, borrowed:
+       static types and their descriptors live as long as the process.
+       Only compared, never called. */
+    PyObject *object_sizeof;
+    PyObject *list_sizeof;
+    PyObject *dict_sizeof;
+} hw_sizeofs;
+
+/* Fills *s.  Returns 0, or -1 with an exception set (then hw_shallow_clear
+   releases what was taken). */
+int hw_shallow_init(hw_sizeofs *s);
+
+/* Drops the reference to the name; safe on a zeroed or cleared *s. */
+void hw_shallow_clear(hw_sizeofs *s);
 
 /* Classifies a type.  Must not run Python code: uses the MRO lookup only. */
-void hw_sizer_for_type(PyTypeObject *tp, hw_sizer *out);
+void hw_sizer_for_type(const hw_sizeofs *s, PyTypeObject *tp, hw_sizer *out);
 
 /* Size of one object under its type's sizer; never runs Python code, never
    fails. */

@@ -131,7 +131,7 @@ PyObject *
 hw_since_new(PyObject *mark, PyObject *names)
 {
     if (!PyBytes_Check(mark) || PyBytes_GET_SIZE(mark) % sizeof(uintptr_t) != 0) {
-        PyErr_SetString(PyExc_TypeError, "mark must be the bytes _since_mark() returned");
+        PyErr_SetString(PyExc_TypeError, "mark must be the bytes since_mark() returned");
         return NULL;
     }
     if (!PyTuple_Check(names)) {

@@ -2,18 +2,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "hashing.h"
 #include "strtab.h"
-
-static uint32_t
-hash_bytes(const char *s, size_t len)
-{
-    /* FNV-1a: the table is small next to the graph, this is not hot. */
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    }
-    return h;
-}
 
 static int
 reindex(hw_strtab *t, uint32_t cap)
@@ -23,11 +13,7 @@ reindex(hw_strtab *t, uint32_t cap)
         return -1;
     }
     for (uint32_t id = 0; id < t->n; id++) {
-        uint32_t j = hash_bytes(t->s[id], t->len[id]) & (cap - 1);
-        while (index[j] != 0) {
-            j = (j + 1) & (cap - 1);
-        }
-        index[j] = id + 1;
+        hw_idtab_put(index, cap, hw_hash_bytes(t->s[id], t->len[id]), id);
     }
     free(t->index);
     t->index = index;
@@ -41,19 +27,18 @@ hw_strtab_add(hw_strtab *t, const char *s, size_t len)
     if (len >= UINT32_MAX || memchr(s, '\0', len) != NULL || t->n >= UINT32_MAX / 4) {
         return UINT32_MAX;
     }
-    if ((t->n + 1) * 2 > t->index_cap) {
+    if (hw_over_load((uint64_t)t->n + 1, t->index_cap, 1, 2)) {
         if (reindex(t, t->index_cap ? t->index_cap * 2 : 256) < 0) {
             return UINT32_MAX;
         }
     }
-    uint32_t mask = t->index_cap - 1;
-    uint32_t j = hash_bytes(s, len) & mask;
+    size_t j = hw_slot(hw_hash_bytes(s, len), t->index_cap);
     while (t->index[j] != 0) {
         uint32_t id = t->index[j] - 1;
         if (t->len[id] == len && memcmp(t->s[id], s, len) == 0) {
             return id;
         }
-        j = (j + 1) & mask;
+        j = hw_probe_next(j, t->index_cap);
     }
     if (t->n == t->cap) {
         uint32_t cap = t->cap ? t->cap * 2 : 64;

@@ -2,21 +2,26 @@
 
 #include <Python.h>
 #include <stdint.h>
+#include "hashing.h"
 #include "typetable.h"
 
 #define HW_TYPETABLE_MIN 256
 
+/* The slot of tp in slots (cap of them): tp's entry, or the empty slot
+   where the probe for it ends.  (A census looks up a type per object:
+   the entry is tested first, it is nearly always there.) */
 static inline size_t
-slot_of(PyTypeObject *tp, Py_ssize_t capacity)
+find_slot(const hw_typestat *slots, size_t cap, const PyTypeObject *tp)
 {
-    /* Type objects are at least 16-byte aligned; Fibonacci hashing spreads
-       the remaining bits. */
-    uint64_t h = ((uint64_t)(uintptr_t)tp >> 4) * 0x9E3779B97F4A7C15ULL;
-    return (size_t)(h >> 32) & (size_t)(capacity - 1);
+    size_t j = hw_slot(hw_hash_ptr(tp), cap);
+    while (slots[j].type != tp && slots[j].type != NULL) {
+        j = hw_probe_next(j, cap);
+    }
+    return j;
 }
 
 int
-hw_typetable_init(hw_typetable *t)
+hw_typetable_init(hw_typetable *t, const hw_sizeofs *sizeofs)
 {
     t->slots = PyMem_RawCalloc(HW_TYPETABLE_MIN, sizeof(hw_typestat));
     if (t->slots == NULL) {
@@ -26,6 +31,7 @@ hw_typetable_init(hw_typetable *t)
     t->capacity = HW_TYPETABLE_MIN;
     t->used = 0;
     t->last = NULL;
+    t->sizeofs = sizeofs;
     return 0;
 }
 
@@ -54,15 +60,10 @@ grow(hw_typetable *t)
         return -1;
     }
     for (Py_ssize_t i = 0; i < t->capacity; i++) {
-        hw_typestat *e = &t->slots[i];
-        if (e->type == NULL) {
-            continue;
+        const hw_typestat *e = &t->slots[i];
+        if (e->type != NULL) {
+            slots[find_slot(slots, (size_t)newcap, e->type)] = *e;
         }
-        size_t j = slot_of(e->type, newcap);
-        while (slots[j].type != NULL) {
-            j = (j + 1) & (size_t)(newcap - 1);
-        }
-        slots[j] = *e;
     }
     PyMem_RawFree(t->slots);
     t->slots = slots;
@@ -77,13 +78,8 @@ hw_typetable_find(const hw_typetable *t, PyTypeObject *tp)
     if (t->capacity == 0) {
         return NULL;
     }
-    size_t mask = (size_t)(t->capacity - 1);
-    for (size_t j = slot_of(tp, t->capacity); t->slots[j].type != NULL; j = (j + 1) & mask) {
-        if (t->slots[j].type == tp) {
-            return &t->slots[j];
-        }
-    }
-    return NULL;
+    hw_typestat *e = &t->slots[find_slot(t->slots, (size_t)t->capacity, tp)];
+    return e->type != NULL ? e : NULL;
 }
 
 hw_typestat *
@@ -92,36 +88,23 @@ hw_typetable_get(hw_typetable *t, PyTypeObject *tp)
     if (t->last != NULL && t->last->type == tp) {
         return t->last;
     }
-    size_t mask = (size_t)(t->capacity - 1);
-    size_t j = slot_of(tp, t->capacity);
-    for (;;) {
-        hw_typestat *e = &t->slots[j];
-        if (e->type == tp) {
-            t->last = e;
-            return e;
-        }
-        if (e->type == NULL) {
-            break;
-        }
-        j = (j + 1) & mask;
+    hw_typestat *e = &t->slots[find_slot(t->slots, (size_t)t->capacity, tp)];
+    if (e->type == tp) {
+        t->last = e;
+        return e;
     }
     /* Not found: insert, keeping the table at most half full. */
-    if ((t->used + 1) * 2 > t->capacity) {
+    if (hw_over_load((uint64_t)t->used + 1, (uint64_t)t->capacity, 1, 2)) {
         if (grow(t) < 0) {
             return NULL;
         }
-        mask = (size_t)(t->capacity - 1);
-        j = slot_of(tp, t->capacity);
-        while (t->slots[j].type != NULL) {
-            j = (j + 1) & mask;
-        }
+        e = &t->slots[find_slot(t->slots, (size_t)t->capacity, tp)];
     }
-    hw_typestat *e = &t->slots[j];
     e->type = (PyTypeObject *)Py_NewRef((PyObject *)tp);
     e->count = 0;
     e->bytes = 0;
     e->order = t->used++;
-    hw_sizer_for_type(tp, &e->sizer);
+    hw_sizer_for_type(t->sizeofs, tp, &e->sizer);
     t->last = e;
     return e;
 }

@@ -31,10 +31,12 @@ typedef struct {
     Py_ssize_t capacity;        /* power of two */
     Py_ssize_t used;
     hw_typestat *last;          /* one-entry cache; reset when slots move */
+    const hw_sizeofs *sizeofs;  /* for each new type's sizer; the caller's,
+                                   alive as long as the table */
 } hw_typetable;
 
 /* 0 on success, -1 with MemoryError set. */
-int hw_typetable_init(hw_typetable *t);
+int hw_typetable_init(hw_typetable *t, const hw_sizeofs *sizeofs);
 
 /* Drops the references and frees the slots; safe on a zeroed table. */
 void hw_typetable_clear(hw_typetable *t);

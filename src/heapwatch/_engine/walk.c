@@ -15,15 +15,14 @@
 #  include <Python.h>
 #endif
 
+#include <string.h>
 #include "walk.h"
 
-/* Set by hw_walk_init under the GIL (and by tests through
-   hw_walk_set_direct); protected by the GIL. */
+/* Facts about the interpreter, the same for every module object: set by
+   hw_walk_init under the GIL (and by tests through hw_walk_set_direct);
+   protected by the GIL. */
 static int walk_direct = 0;
 static int walk_direct_available = 0;
-/* gc.get_objects, for the fallback; a strong reference kept for the life
-   of the process (heapwatch does not support sub-interpreters). */
-static PyObject *gc_get_objects = NULL;
 
 #if HW_PY311
 
@@ -122,16 +121,69 @@ visit_public(PyObject *op, void *arg)
 
 #endif
 
-/* Fallback: the same objects, in the same order, through gc.get_objects().
-   The list it returns excludes itself. */
+/* gc.get_objects(): the list of every tracked object but itself.  The
+   function is the gc module's own C function, found in its method table
+   rather than in its namespace (tests and tools replace gc.get_objects;
+   the walk must see what the collector tracks), and called directly: a
+   function object made for the call would be a tracked object of its own
+   in the list.  Looked up at each call rather than kept in a C global: the
+   fallback is rare, and the lookup is nothing next to the list.
+   hw_walk_init imported gc.  New reference, or NULL with an exception
+   set.  (The signatures of METH_FASTCALL functions, as the C API documents
+   them; their names are public only from 3.13.) */
+typedef PyObject *(*fastcall_fn)(PyObject *, PyObject *const *, Py_ssize_t);
+typedef PyObject *(*fastcall_kw_fn)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *);
+
+static PyObject *
+gc_objects_list(void)
+{
+    PyObject *name = PyUnicode_FromString("gc");
+    if (name == NULL) {
+        return NULL;
+    }
+    PyObject *gcmod = PyImport_GetModule(name);
+    Py_DECREF(name);
+    if (gcmod == NULL && !PyErr_Occurred()) {
+        gcmod = PyImport_ImportModule("gc");    /* removed from sys.modules */
+    }
+    if (gcmod == NULL) {
+        return NULL;
+    }
+    PyModuleDef *def = PyModule_GetDef(gcmod);
+    PyMethodDef *ml = def != NULL ? def->m_methods : NULL;
+    while (ml != NULL && ml->ml_name != NULL && strcmp(ml->ml_name, "get_objects") != 0) {
+        ml++;
+    }
+    int flags = ml != NULL && ml->ml_name != NULL
+        ? ml->ml_flags & (METH_VARARGS | METH_FASTCALL | METH_NOARGS | METH_O | METH_KEYWORDS)
+        : -1;
+    PyObject *objs = NULL;
+    if (flags == (METH_FASTCALL | METH_KEYWORDS)) {      /* 3.11 to 3.13 */
+        objs = ((fastcall_kw_fn)(void (*)(void))ml->ml_meth)(gcmod, NULL, 0, NULL);
+    }
+    else if (flags == METH_FASTCALL) {
+        objs = ((fastcall_fn)(void (*)(void))ml->ml_meth)(gcmod, NULL, 0);
+    }
+    else if (flags == METH_NOARGS) {
+        objs = ml->ml_meth(gcmod, NULL);
+    }
+    else {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_RuntimeError, "heapwatch: gc.get_objects unavailable");
+    }
+    Py_DECREF(gcmod);
+    if (objs != NULL && !PyList_CheckExact(objs)) {
+        PyErr_SetString(PyExc_RuntimeError, "heapwatch: gc.get_objects() is not a list");
+        Py_CLEAR(objs);
+    }
+    return objs;
+}
+
+/* Fallback: the same objects, in the same order, through gc.get_objects(). */
 static int
 walk_fallback(hw_visitfn visit, void *arg)
 {
-    if (gc_get_objects == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "heapwatch: gc.get_objects unavailable");
-        return -1;
-    }
-    PyObject *objs = PyObject_CallNoArgs(gc_get_objects);
+    PyObject *objs = gc_objects_list();
     if (objs == NULL) {
         return -1;
     }
@@ -154,17 +206,12 @@ walk_fallback(hw_visitfn visit, void *arg)
 int
 hw_walk_init(void)
 {
-    if (gc_get_objects == NULL) {
-        PyObject *gcmod = PyImport_ImportModule("gc");
-        if (gcmod == NULL) {
-            return -1;
-        }
-        gc_get_objects = PyObject_GetAttrString(gcmod, "get_objects");
-        Py_DECREF(gcmod);
-        if (gc_get_objects == NULL) {
-            return -1;
-        }
+    /* The fallback finds gc in sys.modules. */
+    PyObject *gcmod = PyImport_ImportModule("gc");
+    if (gcmod == NULL) {
+        return -1;
     }
+    Py_DECREF(gcmod);
 #if HW_PY311
     walk_direct_available = layout_matches();
 #elif HW_PY312_PLUS
@@ -222,4 +269,25 @@ hw_walk(hw_visitfn visit, void *arg)
 #else
     return walk_fallback(visit, arg);
 #endif
+}
+
+/* CPython 3.12.0 to 3.12.5 (gh-122695): the _asyncio module's traverse
+   walks a free list of freed objects.  The walks that enter referents
+   already ignore freed memory (a reference count of zero); the module is
+   not entered at all, which is also what the pure-Python reference (which
+   cannot use gc.get_referents on it safely) does.  Py_Version is the
+   running interpreter's, not the headers': a module built on 3.12.6 may
+   run on 3.12.4. */
+int
+hw_broken_traverse(PyObject *op)
+{
+    if (Py_Version < 0x030C0000 || Py_Version >= 0x030C0600 || !PyModule_CheckExact(op)) {
+        return 0;
+    }
+    PyModuleDef *def = PyModule_GetDef(op);
+    if (def == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    return def->m_name != NULL && strcmp(def->m_name, "_asyncio") == 0;
 }

@@ -46,4 +46,12 @@ int hw_walk_extra_refs(void);
    set (a visitor failed, or the fallback could not build its list). */
 int hw_walk(hw_visitfn visit, void *arg);
 
+/* 1 for an object whose tp_traverse must not be called, because this
+   interpreter's traverse of it reports freed objects: the _asyncio module
+   on CPython 3.12.0 to 3.12.5 (gh-122695).  Every walk that goes on from
+   the tracked objects to their referents (census.c's include_untracked,
+   graphbuild.c's pass 2) checks this before calling tp_traverse.  Runs no
+   Python code. */
+int hw_broken_traverse(PyObject *op);
+
 #endif

@@ -289,7 +289,7 @@ class HeapWatchMiddleware:
                         m.rss = current_rss()
                         m.memory = memory_split(m.census.total_bytes, m.rss)
                         if self._retention_due(cfg, m.view):
-                            m.mark = _engine._since_mark()
+                            m.mark = _engine.since_mark()
                     except BaseException:
                         with self._p.lock:
                             self._p.current = None
@@ -468,7 +468,7 @@ class HeapWatchMiddleware:
         if m.mark is None or not names:
             return []
         self._p.last_retention = time.monotonic()
-        new = _engine._since_new(m.mark, names)
+        new = _engine.since_new(m.mark, names)
         m.mark = None
         if not new:
             return []

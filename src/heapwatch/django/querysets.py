@@ -40,13 +40,12 @@ import operator
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import reduce
 from itertools import chain
 from typing import Any, Union
 
 from django.db import DatabaseError, connections, router, transaction
-from django.db.models import CASCADE, PROTECT, RESTRICT, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models import sql
 from django.db.models.deletion import (
     DO_NOTHING,
@@ -58,15 +57,16 @@ from django.db.models.deletion import (
 from django.db.models.query import ModelIterable
 from django.db.models.signals import post_delete, pre_delete
 
-from heapwatch.django.streaming import (
-    _check_chunk_size,
-    _check_in_list,
-    _check_queryset,
-    _max_query_params,
-    _pk_fields,
-    _repeating_joins,
-    stream,
+from heapwatch.django._cascade import Edge, guard_plan, own_delete
+from heapwatch.django._query import (
+    check_chunk_size,
+    check_in_list,
+    check_queryset,
+    distinct_pks,
+    max_query_params,
+    pk_fields,
 )
+from heapwatch.django.streaming import stream
 
 __all__ = [
     "ChunkedDeleteError",
@@ -196,37 +196,17 @@ def _check_deletable(queryset: Any) -> None:
         raise TypeError(f"delete_in_chunks() cannot delete a {query.combinator}() queryset")
 
 
-def _own_delete(queryset: Any) -> type | None:
-    """The class that overrides QuerySet.delete() in the queryset's class
-    (what queryset.delete() runs instead of Django's), or None."""
-    for cls in type(queryset).__mro__:
-        if cls is QuerySet:
-            return None
-        if "delete" in vars(cls):
-            return cls
-    return None
-
-
 def _check_progress(progress: object) -> None:
     if not (progress is None or isinstance(progress, bool) or callable(progress)):
         raise TypeError(f"progress must be None, a bool or a callable (done, total), "
                         f"not {type(progress).__name__}")
 
 
-def _pks(queryset: Any) -> Any:
-    """The primary keys of `queryset`, each once (a join through a
-    multi-valued relation repeats them), in pk order."""
-    pks = queryset.order_by("pk").values_list("pk", flat=True)
-    if queryset.query.distinct or _repeating_joins(queryset):
-        pks = pks.distinct()
-    return pks
-
-
 def pk_chunks(queryset: Any, chunk_size: int) -> Iterator[list[Any]]:
     """Lists of at most chunk_size primary keys of `queryset`, in pk order,
     keyset-paged (pk > last) so that deleting a chunk before asking for the
     next one is safe."""
-    pks = _pks(queryset)
+    pks = distinct_pks(queryset)
     last: Any = None
     while True:
         page = pks if last is None else pks.filter(pk__gt=last)
@@ -250,155 +230,25 @@ def _batches(items: list[Any], size: int | None) -> Iterator[list[Any]]:
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Edge:
-    """Rows of `model` that deleting rows of the model walked reaches: through
-    the foreign key `field` of `model`, whose on_delete is `action`
-    ("protect", "restrict", "cascade"); for "generic", through the generic
-    relation `field` of the model walked; for "parent", the multi-table
-    parent rows (`model`, by the link `field` of the model walked), which
-    Collector deletes without following their relations: the walked model's
-    relations include those to its parents."""
-
-    action: str
-    model: Any
-    field: Any
-
-    def key(self) -> str:
-        """How Django's errors name the relation: 'Model.field'."""
-        return f"'{self.field.model.__name__}.{self.field.name}'"
-
-
-_ACTIONS = {PROTECT: "protect", RESTRICT: "restrict", CASCADE: "cascade"}
-
-
-def _only_updates(on_delete: Any) -> bool:
-    """An on_delete action of Django's that never deletes a row nor refuses:
-    SET_NULL, SET_DEFAULT, SET(...), DO_NOTHING, or a database-level one
-    (Django 6's DB_* actions, which Django leaves to the database)."""
-    from django.db.models import deletion
-
-    if on_delete in (deletion.SET_NULL, deletion.SET_DEFAULT, deletion.DO_NOTHING):
-        return True
-    name = getattr(on_delete, "__name__", "")
-    if getattr(deletion, name, None) is on_delete and name.startswith("DB_"):
-        return True
-    deconstruct = getattr(on_delete, "deconstruct", None)
-    try:
-        path = deconstruct()[0] if callable(deconstruct) else None
-    except Exception:
-        path = None
-    return path == "django.db.models.SET"
-
-
-def _edges(model: Any) -> list[_Edge]:
-    """The relations Collector.collect() follows from `model` rows, in its
-    order, that can delete rows or refuse.  SET_NULL, SET_DEFAULT, SET(),
-    DO_NOTHING and database-level actions only update or leave rows; a custom
-    on_delete function is not followed (its chunk's Collector still runs it)."""
-    edges = [_Edge("parent", parent, link)
-             for parent, link in model._meta.concrete_model._meta.parents.items() if link]
-    for related in get_candidate_relations_to_delete(model._meta):
-        on_delete = related.field.remote_field.on_delete
-        action = _ACTIONS.get(on_delete)
-        if action is not None:
-            edges.append(_Edge(action, related.related_model, related.field))
-        elif not _only_updates(on_delete):
-            # A function of the project's own may refuse (raise
-            # ProtectedError) for a row of a later chunk, after earlier
-            # chunks were deleted: what qs.delete() never does.
-            field = related.field
-            raise ValueError(
-                f"delete_in_chunks() cannot check before deleting what the custom "
-                f"on_delete={getattr(on_delete, '__qualname__', on_delete)!r} of "
-                f"{field.model._meta.label}.{field.name} would do; delete this queryset "
-                f"with qs.delete(), or in chunks of your own")
-    for field in model._meta.private_fields:
-        if hasattr(field, "bulk_related_objects"):
-            edges.append(_Edge("generic", field.remote_field.model, field))
-    return edges
-
-
-def _maybe_recounted(model: Any) -> set[Any]:
-    """The models whose rows count_in_chunks() may count more than once when
-    deleting `model` rows takes several chunks: a row one chunk's cascade
-    reaches that another chunk's reaches too.  That takes two foreign keys
-    (or generic relations) leading to its model -- one leading back to
-    `model` itself is one, the selection being the other -- and everything
-    reached from such a model inherits it.  A multi-table parent and child
-    are one row reached together, not twice."""
-    incoming: defaultdict[Any, set[Any]] = defaultdict(set)
-    reached: defaultdict[Any, set[Any]] = defaultdict(set)
-    todo = [model]
-    while todo:
-        m = todo.pop()
-        if m in reached:
-            continue
-        reached[m] = set()
-        for edge in _edges(m):
-            if edge.action in ("protect", "restrict"):
-                continue
-            reached[m].add(edge.model)
-            if edge.action != "parent" and not getattr(edge.field.remote_field, "parent_link",
-                                                       False):
-                incoming[edge.model].add(edge.field)
-            todo.append(edge.model)
-    found = {m for m, fields in incoming.items() if len(fields) + (m is model) > 1}
-    todo = list(found)
-    while todo:
-        for m in reached[todo.pop()] - found:
-            found.add(m)
-            todo.append(m)
-    return found
-
-
-def _guard_plan(model: Any) -> dict[Any, list[_Edge]]:
-    """{model: edges to follow} over the models a delete of `model` rows
-    cascades to, keeping a cascade only where it leads to a PROTECT or
-    RESTRICT foreign key or to a model one restricts (deleting its rows
-    lifts the restriction); empty when nothing can refuse the delete."""
-    edges: dict[Any, list[_Edge]] = {}
-    todo = [model]
-    while todo:
-        m = todo.pop()
-        if m not in edges:
-            edges[m] = _edges(m)
-            todo.extend(e.model for e in edges[m] if e.action not in ("protect", "restrict"))
-    restricted = {e.model for es in edges.values() for e in es if e.action == "restrict"}
-    wanted = {m for m, es in edges.items()
-              if m in restricted or any(e.action in ("protect", "restrict") for e in es)}
-    grew = True
-    while grew:
-        grew = False
-        for m, es in edges.items():
-            if m not in wanted and any(e.model in wanted for e in es):
-                wanted.add(m)
-                grew = True
-    if model not in wanted:
-        return {}
-    return {m: [e for e in es if e.action in ("protect", "restrict") or e.model in wanted]
-            for m, es in edges.items() if m in wanted}
-
-
 class _Walk:
-    """What deleting one chunk reaches along a _guard_plan(): the primary keys
+    """What deleting one chunk reaches along a guard_plan(): the primary keys
     of the rows its cascade deletes (.reached, per model), the objects that
     protect them (.protected, per edge of the top model, as Django's error
     names them) and the primary keys of the rows that restrict them
     (.restricted, per RESTRICT edge)."""
 
-    def __init__(self, plan: dict[Any, list[_Edge]], db: str, limit: int | None) -> None:
+    def __init__(self, plan: dict[Any, list[Edge]], db: str, limit: int | None) -> None:
         self.plan, self.db, self.limit = plan, db, limit
         self.reached: defaultdict[Any, set[Any]] = defaultdict(set)
-        self.protected: defaultdict[_Edge, list[Any]] = defaultdict(list)
-        self.restricted: defaultdict[_Edge, set[Any]] = defaultdict(set)
+        self.protected: defaultdict[Edge, list[Any]] = defaultdict(list)
+        self.restricted: defaultdict[Edge, set[Any]] = defaultdict(set)
 
     def run(self, model: Any, pks: list[Any], cascades_only: bool = False) -> None:
         """Walk from the `model` rows `pks`; with cascades_only, only to fill
         .reached."""
         # (model, primary keys, the top model's edge they come from, whether
         # to follow their relations or, for parent rows, only their parents)
-        stack: list[tuple[Any, list[Any], _Edge | None, bool]] = [(model, pks, None, True)]
+        stack: list[tuple[Any, list[Any], Edge | None, bool]] = [(model, pks, None, True)]
         while stack:
             m, rows, top, related = stack.pop()
             seen = self.reached[m]
@@ -424,12 +274,12 @@ class _Walk:
                         else:
                             stack.append((edge.model, found, top or edge, True))
 
-    def _batch(self, model: Any, edge: _Edge) -> int | None:
+    def _batch(self, model: Any, edge: Edge) -> int | None:
         """Primary keys per query: the IN list takes as many parameters as
         the widest of the foreign key and the primary keys of both ends."""
         if self.limit is None:
             return None
-        width = max(len(_pk_fields(model)), len(_pk_fields(edge.model)),
+        width = max(len(pk_fields(model)), len(pk_fields(edge.model)),
                     len(getattr(edge.field, "foreign_related_fields", ())))
         return max(1, self.limit // width)
 
@@ -442,7 +292,7 @@ class _Walk:
                 link.attname, flat=True)
         return found
 
-    def _referencing(self, edge: _Edge, model: Any, pks: list[Any]) -> Any:
+    def _referencing(self, edge: Edge, model: Any, pks: list[Any]) -> Any:
         """The edge.model rows that reference the `model` rows `pks`, as
         Collector.related_objects() (or bulk_related_objects()) selects them."""
         if edge.action == "generic":
@@ -470,11 +320,11 @@ def _check_protection(queryset: Any, db: str, chunk_size: int,
     Two passes over the chunks, the second only when some chunk's cascade
     does not delete all it restricts: then whether another one's does."""
     model = queryset.model
-    plan = _guard_plan(model)
+    plan = guard_plan(model)
     if not plan:
         return {}
-    protected: defaultdict[_Edge, list[Any]] = defaultdict(list)
-    pending: defaultdict[_Edge, set[Any]] = defaultdict(set)
+    protected: defaultdict[Edge, list[Any]] = defaultdict(list)
+    pending: defaultdict[Edge, set[Any]] = defaultdict(set)
     for chunk in pk_chunks(queryset, chunk_size):
         walk = _Walk(plan, db, limit)
         walk.run(model, chunk)
@@ -554,7 +404,7 @@ def _delete_pks(model: Any, pks: list[Any], db: str, limit: int | None) -> int:
     """DeleteQuery.delete_batch() with as many keys per statement as the
     database takes, instead of 100."""
     n = 0
-    for part in _batches(pks, limit and max(1, limit // len(_pk_fields(model)))):
+    for part in _batches(pks, limit and max(1, limit // len(pk_fields(model)))):
         query = sql.DeleteQuery(model)
         query.add_filter(f"{model._meta.pk.attname}__in", part)
         n += int(query.do_query(model._meta.db_table, query.where, using=db))
@@ -667,22 +517,22 @@ def _params_per_pk(model: Any, db: str) -> int:
     columns, or the foreign keys that one fast-deleted model has to it
     (_delete_chunk ORs an IN list per key)."""
     plan = _fast_dependents(model, Collector(using=db))
-    return max([len(_pk_fields(model)), *(len(fields) for fields in (plan or {}).values())])
+    return max([len(pk_fields(model)), *(len(fields) for fields in (plan or {}).values())])
 
 
 def _prepare(queryset: Any, chunk_size: object, function: str) -> tuple[Any, str, int | None]:
     """The checks delete_in_chunks() makes before any query; then the
     queryset on the database it deletes from, that alias, and how many
     parameters a query there takes (None: no limit)."""
-    _check_queryset(queryset, function)
-    chunk_size = _check_chunk_size(chunk_size)
+    check_queryset(queryset, function)
+    chunk_size = check_chunk_size(chunk_size)
     _check_deletable(queryset)
     model = queryset.model
     db = queryset._db or router.db_for_write(model, **queryset._hints)
     connection = connections[db]
-    _check_in_list(chunk_size, _params_per_pk(model, db), connection,
+    check_in_list(chunk_size, _params_per_pk(model, db), connection,
                    "a chunk's primary keys go into one IN list")
-    return queryset.using(db), db, _max_query_params(connection)
+    return queryset.using(db), db, max_query_params(connection)
 
 
 def count_in_chunks(queryset: QuerySet[Any], chunk_size: int = 1000) -> tuple[int, dict[str, int]]:
@@ -694,7 +544,7 @@ def count_in_chunks(queryset: QuerySet[Any], chunk_size: int = 1000) -> tuple[in
     time, as the deletion does).  The counts are exact unless a dependent
     row is reachable from rows in two different chunks (a model with two
     CASCADE foreign keys to the deleted one): then it is counted once per
-    chunk, and the total is an upper bound (_maybe_recounted() tells which
+    chunk, and the total is an upper bound (maybe_recounted() tells which
     models' counts may be).  Rows that a delete signal receiver deletes
     itself (Wagtail's search index entries) may be counted here and not in
     the deletion's counts, as they may or may not be in QuerySet.delete()'s:
@@ -705,7 +555,7 @@ def count_in_chunks(queryset: QuerySet[Any], chunk_size: int = 1000) -> tuple[in
     delete(): only running it tells what it deletes.
     """
     queryset, db, limit = _prepare(queryset, chunk_size, "count_in_chunks")
-    own = _own_delete(queryset)
+    own = own_delete(queryset)
     if own is not None:
         raise TypeError(
             f"count_in_chunks() cannot count what {own.__module__}.{own.__qualname__}"
@@ -779,7 +629,7 @@ def delete_in_chunks(
     queryset, db, limit = _prepare(queryset, chunk_size, "delete_in_chunks")
     model = queryset.model
     delete: Callable[[list[Any]], tuple[int, dict[str, int]]]
-    if _own_delete(queryset) is None:
+    if own_delete(queryset) is None:
         allowed = _check_protection(queryset, db, chunk_size, limit)
 
         def delete(chunk: list[Any]) -> tuple[int, dict[str, int]]:
@@ -790,7 +640,7 @@ def delete_in_chunks(
     report = progress if callable(progress) else None
     if progress is None:
         progress = sys.stderr.isatty() and _have_progress_lib()
-    count = _pks(queryset).count() if report is not None or progress is True else 0
+    count = distinct_pks(queryset).count() if report is not None or progress is True else 0
     bar = _Progress(count, model._meta.label) if progress is True else None
     total = 0
     done = 0

@@ -56,12 +56,10 @@ from __future__ import annotations
 
 import itertools
 import operator
-import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from django.apps import apps
 from django.core.exceptions import EmptyResultSet, FieldDoesNotExist
 from django.db import connections
 from django.db.models import F, Q, prefetch_related_objects
@@ -76,128 +74,20 @@ from django.db.models.query import (
     ValuesIterable,
     ValuesListIterable,
 )
-from django.db.models.fields.reverse_related import ForeignObjectRel
 from django.db.models.sql.constants import INNER
-from django.db.models.sql.datastructures import Join
 from django.db.models.utils import create_namedtuple_class
+
+from heapwatch.django._query import (
+    check_chunk_size,
+    check_in_list,
+    check_queryset,
+    pk_fields,
+    repeating_joins,
+)
 
 __all__ = ["stream"]
 
 _KEY_PREFIX = "_heapwatch_key_"
-
-# A chunk is read with cursor.fetchmany(chunk_size), whose size sqlite3 (and
-# other drivers) take as a C int: a bigger chunk_size is an error there.
-_MAX_CHUNK = 2**31 - 1
-
-
-def _check_queryset(queryset: object, function: str) -> None:
-    if not isinstance(queryset, QuerySet):
-        manager = hasattr(queryset, "get_queryset")
-        hint = " (a manager: pass Model.objects.all())" if manager else ""
-        raise TypeError(f"{function}() needs a QuerySet, not {type(queryset).__name__}{hint}")
-
-
-def _check_chunk_size(chunk_size: object) -> int:
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
-        raise TypeError(f"chunk_size must be an int, not {type(chunk_size).__name__}")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    if chunk_size > _MAX_CHUNK:
-        raise ValueError(f"chunk_size must be <= {_MAX_CHUNK} (the drivers' fetchmany() "
-                         f"size), got {chunk_size}")
-    return chunk_size
-
-
-def _max_query_params(connection: Any) -> int | None:
-    """The most parameters one query takes on `connection`; None: no limit.
-
-    SQLite: the connection's own SQLITE_LIMIT_VARIABLE_NUMBER (32766 by
-    default since SQLite 3.32, 250000 in Debian's build; Django before 6.0
-    reports 999 whatever the library allows).  PostgreSQL: 65535 with
-    psycopg 3's server-side binding (the protocol counts a statement's
-    parameters in 16 bits), none with client-side binding, where the values
-    travel inside the SQL text.  Others: Django's features.max_query_params.
-    """
-    if connection.vendor == "sqlite":
-        connection.ensure_connection()
-        getlimit = getattr(connection.connection, "getlimit", None)
-        if getlimit is not None:
-            return int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
-    limit = connection.features.max_query_params
-    if limit is None and connection.vendor == "postgresql":
-        if connection.settings_dict.get("OPTIONS", {}).get("server_side_binding") is True:
-            return 2**16 - 1
-    return None if limit is None else int(limit)
-
-
-def _check_in_list(chunk_size: int, per_row: int, connection: Any, why: str) -> None:
-    """ValueError unless a list of chunk_size rows, `per_row` parameters each,
-    fits in one query on `connection`; `why` says where such a list goes."""
-    limit = _max_query_params(connection)
-    if limit is not None and chunk_size * per_row > limit:
-        each = f", {per_row} parameters per row" if per_row > 1 else ""
-        raise ValueError(
-            f"chunk_size={chunk_size} is more than {connection.vendor} takes here: {why}"
-            f"{each}, and one query takes at most {limit} parameters; use "
-            f"chunk_size <= {limit // per_row}"
-        )
-
-
-def _pk_fields(model: Any) -> list[Any]:
-    pk = model._meta.pk
-    fields = getattr(pk, "fields", None)  # CompositePrimaryKey (Django 5.2)
-    if fields is not None and not pk.concrete:
-        return list(fields)
-    return [pk]
-
-
-def _joined_model(join: Any) -> Any:
-    """The model whose table `join` reads, or None.  Django's own relations
-    name it on one side of the join field (a reverse relation's related_model,
-    a generic relation's model, a many-to-many's through model); others do
-    not (django-taggit joins its through table with the tag manager's own
-    relation, which names the tag and the tagged model), and then the model
-    registry tells which model owns the table, if only one key does."""
-    field = join.join_field
-    for model in (getattr(field, "related_model", None), getattr(field, "model", None),
-                  getattr(field, "through", None)):
-        opts = getattr(model, "_meta", None)  # not a lazy "app.Model" string
-        if opts is not None and opts.db_table == join.table_name:
-            return model
-    owners = [m for m in apps.get_models(include_auto_created=True)
-              if m._meta.db_table == join.table_name and not m._meta.proxy]
-    keys = {tuple(f.column for f in _pk_fields(m)) for m in owners}
-    return owners[0] if len(keys) == 1 else None
-
-
-def _repeating_joins(queryset: Any) -> list[tuple[str, Any]]:
-    """(alias, model) of each join in use in the query through which one row
-    of queryset.model can come out more than once: a join along a reverse
-    foreign key, a many-to-many's through table, a generic relation, anything
-    but a forward foreign key or a one-to-one.  A row of the query is told
-    apart from its repeats by the primary keys of these joined tables.
-
-    ValueError when the joined table's model cannot be told (_joined_model)."""
-    query = queryset.query
-    found = []
-    for alias, join in query.alias_map.items():
-        if not isinstance(join, Join) or not query.alias_refcount.get(alias):
-            continue
-        field = join.join_field
-        if isinstance(field, ForeignObjectRel) and field.one_to_one:
-            continue
-        if not isinstance(field, ForeignObjectRel) and (field.many_to_one or field.one_to_one):
-            continue
-        model = _joined_model(join)
-        if model is None:
-            raise ValueError(
-                f"stream() cannot tell apart the rows the join of {join.table_name!r} "
-                f"repeats; call .distinct() on the queryset for one row per "
-                f"{queryset.model.__name__}"
-            )
-        found.append((alias, model))
-    return found
-
 
 # ---------------------------------------------------------------------------
 # The key: which columns, which direction, where NULLs go
@@ -254,7 +144,7 @@ class _Term:
 
 
 def _pk_names(model: Any) -> list[str]:
-    return [f.name for f in _pk_fields(model)]
+    return [f.name for f in pk_fields(model)]
 
 
 def _sorting_relation(queryset: Any, name: str) -> Any:
@@ -415,7 +305,7 @@ def _keys(queryset: Any) -> list[_Key]:
     # Rows of a DISTINCT or GROUP BY query are unique by what they select,
     # which includes the primary key (instances) or is refused (values).
     unique = query.distinct or query.group_by is not None
-    joins = [] if unique else _repeating_joins(queryset)
+    joins = [] if unique else repeating_joins(queryset)
     pk_names = _pk_names(model)
     keys: list[_Key] = []
     seen_pk: set[str] = set()
@@ -453,8 +343,8 @@ def _keys(queryset: Any) -> list[_Key]:
     if exprs:
         # list(queryset) joins what its ordering expressions name; a join
         # that repeats rows there would not be in the filters' joins.
-        had = {a for a, _ in _repeating_joins(queryset)}
-        if any(a not in had for a, _ in _repeating_joins(queryset.annotate(**exprs))):
+        had = {a for a, _ in repeating_joins(queryset)}
+        if any(a not in had for a, _ in repeating_joins(queryset.annotate(**exprs))):
             raise ValueError("stream() cannot page an ordering expression through a "
                              "multi-valued relation")
     for n in pk_names:
@@ -462,7 +352,7 @@ def _keys(queryset: Any) -> list[_Key]:
             keys.append(_Key(n, False, None, None, False, model._meta.get_field(n).attname))
     for alias, joined in joins:
         nullable = query.alias_map[alias].join_type != INNER
-        for field in _pk_fields(joined):
+        for field in pk_fields(joined):
             name = f"{_KEY_PREFIX}{len(keys)}"
             keys.append(_Key(name, False, None, None, nullable, None, alias=name,
                              expr=Col(alias, field)))
@@ -876,7 +766,7 @@ def _check_streamable(queryset: Any) -> None:
                  if not getattr(a, "contains_aggregate", False)]
         if plain:
             try:
-                repeating = bool(_repeating_joins(queryset))
+                repeating = bool(repeating_joins(queryset))
             except ValueError:
                 repeating = True
             if repeating:
@@ -904,17 +794,17 @@ def stream(queryset: QuerySet[Any], chunk_size: int = 1000) -> Iterator[Any]:
     chunk_size not an int, or the queryset sliced; ValueError when chunk_size
     is < 1, > 2**31 - 1, or -- with prefetch_related, whose queries list a
     chunk's keys -- more than one query of the database takes (see
-    _max_query_params: SQLite's variable limit), and for a queryset it cannot
+    max_query_params: SQLite's variable limit), and for a queryset it cannot
     page: a union(), distinct(*fields), distinct() or aggregated values(), a
     random or raw ordering, an ordering by an aggregate or window expression
     or through a multi-valued relation.
     """
-    _check_queryset(queryset, "stream")
-    chunk_size = _check_chunk_size(chunk_size)
+    check_queryset(queryset, "stream")
+    chunk_size = check_chunk_size(chunk_size)
     _check_streamable(queryset)
     prefetch = list(queryset._prefetch_related_lookups)
     if prefetch:
-        _check_in_list(chunk_size, 1, connections[queryset.db],
+        check_in_list(chunk_size, 1, connections[queryset.db],
                        "prefetch_related() lists the keys of a chunk's rows in one query")
     keys = _keys(queryset)
     base = queryset.prefetch_related(None) if prefetch else queryset._chain()

@@ -41,13 +41,12 @@ from django.db.models.fields.reverse_related import ForeignObjectRel
 from django.db.models.sql import Query
 from django.utils import timezone
 
+from heapwatch.django._cascade import maybe_recounted, own_delete
+from heapwatch.django._query import distinct_pks
 from heapwatch.django.querysets import (
     ChunkedDeleteError,
     ChunkedProtectedError,
     ChunkedRestrictedError,
-    _maybe_recounted,
-    _own_delete,
-    _pks,
     count_in_chunks,
     delete_in_chunks,
 )
@@ -156,9 +155,9 @@ def _forecast(qs: Any, chunk_size: int) -> tuple[int, str, str, list[str]]:
     many rows, how they are deleted when not as QuerySet.delete() does, one
     line per model)."""
     model = qs.model
-    own = _own_delete(qs)
+    own = own_delete(qs)
     if own is not None:
-        n = _pks(qs).count()
+        n = distinct_pks(qs).count()
         return n, f"{n} {model._meta.label} rows", (
             f",\nwith {own.__module__}.{own.__qualname__}.delete(), which overrides "
             f"QuerySet.delete():\nwhat it deletes with them, and their cascade, is not "
@@ -166,7 +165,7 @@ def _forecast(qs: Any, chunk_size: int) -> tuple[int, str, str, list[str]]:
     total, counts = count_in_chunks(qs, chunk_size)
     bounded: set[str] = set()
     if counts.get(model._meta.label, 0) > chunk_size:
-        bounded = {m._meta.label for m in _maybe_recounted(model)} & set(counts)
+        bounded = {m._meta.label for m in maybe_recounted(model)} & set(counts)
     at_most = "at most " if bounded else ""
     lines = [f"  {label}: {'at most ' if label in bounded else ''}{counts[label]}"
              for label in sorted(counts)]
