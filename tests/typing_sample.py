@@ -25,3 +25,19 @@ def typed_usage() -> int:
     mem: heapwatch.Memory = heapwatch.memory()
     total += mem.rss + mem.python_objects + mem.pymalloc_free + mem.malloc_free + mem.other
     return total + len(names) + len(counts) + (found is None)
+
+
+def typed_capture(path: str) -> str | bytes:
+    cap: heapwatch.Capture = heapwatch.capture(path, reprs=False, check_memory=True)
+    pause: float = cap.pause_seconds
+    pid: int = cap.pid
+    done: bool = cap.done()
+    try:
+        written: str | bytes = cap.wait(timeout=60.0)
+    except heapwatch.CaptureError:
+        written = ""
+    except heapwatch.CaptureMemoryError as e:
+        written = str(e.needed - e.available)
+    previous: object = heapwatch.install_signal_handler(directory="/tmp", min_interval=5)
+    return written if pause >= 0 and pid and (done or previous is None) else ""
+

@@ -7,6 +7,7 @@ from heapwatch import _compat
 
 _compat.check_supported()
 
+from heapwatch._capture import Capture, CaptureError, CaptureMemoryError, capture  # noqa: E402
 from heapwatch._engine import Census, GrowthRow, TypeStats, at, census  # noqa: E402
 from heapwatch._explain import (  # noqa: E402
     Group,
@@ -22,6 +23,7 @@ from heapwatch._explain import (  # noqa: E402
 from heapwatch._format import Step  # noqa: E402
 from heapwatch._growth import growth, show_growth  # noqa: E402
 from heapwatch._memory import Memory, memory  # noqa: E402
+from heapwatch._triggers import install_signal_handler  # noqa: E402
 
 import collections.abc as _abc  # noqa: E402
 
@@ -29,8 +31,8 @@ _abc.Mapping.register(Census)
 del _abc
 
 __all__ = [
-    "Census", "Group", "GrowthRow", "Memory", "Path", "Retainer", "Snapshot", "Step", "TypeStats",
-    "at", "census", "growth", "load", "memory", "retention", "show_growth", "snapshot",
+    "Capture", "CaptureError", "CaptureMemoryError", "Census", "Group", "GrowthRow", "Memory", "Path", "Retainer", "Snapshot", "Step", "TypeStats",
+    "at", "capture", "census", "growth", "install_signal_handler", "load", "memory", "retention", "show_growth", "snapshot",
     "top_retainers", "why",
 ]
 __version__ = "0.1.0"

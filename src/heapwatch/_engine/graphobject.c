@@ -2,7 +2,8 @@
  *
  * Bindings only: each function parses its arguments, calls the C that
  * does the work (graphbuild.c builds, graphquery.c answers, snapfile.c
- * reads and writes, retention.c groups) and makes Python values of the
+ * reads and writes, retention.c groups, capture.c forks the child that
+ * builds and writes in the background) and makes Python values of the
  * answer.  What needs the interpreter stays here: argument and error
  * conversion, and releasing the GIL around the long computations.
  *
@@ -16,8 +17,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "attrs.h"
 #include "bigmem.h"
+#include "capture.h"
 #include "graph.h"
 #include "graphbuild.h"
 #include "graphobject.h"
@@ -255,6 +259,34 @@ PyDoc_STRVAR(graph_doc,
 "graph is the same.  Raises the audit event 'heapwatch.graph' with argument\n"
 "reprs.");
 
+/* The objects the build never makes nodes, as hw_build_spec takes them:
+   the items of the tuple excl, and the binding's own temporaries (excl
+   itself, and a and b unless NULL), which would otherwise show as holders.
+   (No Python code runs in the build, so they cannot change under it.)
+   PyMem_Free the array; NULL with MemoryError. */
+static PyObject **
+exclusion(PyObject *excl, PyObject *a, PyObject *b, Py_ssize_t *n)
+{
+    Py_ssize_t nx = PyTuple_GET_SIZE(excl);
+    PyObject **xs = PyMem_Malloc(((size_t)nx + 3) * sizeof(PyObject *));
+    if (xs == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < nx; i++) {
+        xs[i] = PyTuple_GET_ITEM(excl, i);
+    }
+    xs[nx++] = excl;
+    if (a != NULL) {
+        xs[nx++] = a;
+    }
+    if (b != NULL) {
+        xs[nx++] = b;
+    }
+    *n = nx;
+    return xs;
+}
+
 static PyObject *
 hw_graph_py(PyObject *module, PyObject *args, PyObject *kwds)
 {
@@ -340,23 +372,10 @@ hw_graph_py(PyObject *module, PyObject *args, PyObject *kwds)
         spec.quiet = PySequence_Fast_ITEMS(quiet);
         spec.n_quiet = PyTuple_GET_SIZE(quiet);
     }
-    /* The exclusion covers our own temporaries too.  (No Python code runs
-       in the build, so the lists and tuples cannot change under it.) */
-    Py_ssize_t nx = PyTuple_GET_SIZE(excl);
-    xs = PyMem_Malloc(((size_t)nx + 3) * sizeof(PyObject *));
+    Py_ssize_t nx;
+    xs = exclusion(excl, targets_list, quiet, &nx);
     if (xs == NULL) {
-        PyErr_NoMemory();
         goto done;
-    }
-    for (Py_ssize_t i = 0; i < nx; i++) {
-        xs[i] = PyTuple_GET_ITEM(excl, i);
-    }
-    xs[nx++] = excl;
-    if (targets_list) {
-        xs[nx++] = targets_list;
-    }
-    if (quiet) {
-        xs[nx++] = quiet;
     }
     spec.roots = roots;
     spec.exclude = xs;
@@ -378,6 +397,118 @@ done:
         hw_leave();
     }
     return result;
+}
+
+/* ---- capture ------------------------------------------------------------- */
+
+#define REAPER_CAPSULE "heapwatch._engine.reaper"
+
+static void
+reaper_capsule_free(PyObject *capsule)
+{
+    hw_reaper_release(PyCapsule_GetPointer(capsule, REAPER_CAPSULE));
+}
+
+PyDoc_STRVAR(capture_doc,
+"capture(path, roots, /, exclude=(), reprs=False) -> (pid, report_fd, reaper)\n\n"
+"Fork a child that builds the graph of this heap as graph(roots,\n"
+"exclude=exclude, labels='all', reprs=reprs) would, writes it to path as\n"
+"Graph.save() does, and exits (capture.h).  Returns at once, with the\n"
+"child's pid, the read end of its report pipe (the caller's to close) and\n"
+"the handle capture_state() reads.  Raises the audit event\n"
+"'heapwatch.capture' with arguments path, reprs.");
+
+static PyObject *
+hw_capture_py(PyObject *module, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"path", "roots", "exclude", "reprs", NULL};
+    PyObject *path_obj, *roots, *exclude = NULL, *path_bytes = NULL, *excl = NULL;
+    PyObject *result = NULL;
+    PyObject **xs = NULL;
+    int want_reprs = 0, entered = 0;
+    hw_state *st = hw_state_of_module(module);
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO!|Op:capture", kwlist, &path_obj,
+                                     &PyList_Type, &roots, &exclude, &want_reprs)) {
+        return NULL;
+    }
+    if (!PyUnicode_FSConverter(path_obj, &path_bytes)) {
+        return NULL;
+    }
+    if (PySys_Audit("heapwatch.capture", "OO", path_obj,
+                    want_reprs ? Py_True : Py_False) < 0) {
+        goto done;
+    }
+    if (hw_enter("capture") < 0) {
+        goto done;
+    }
+    entered = 1;
+    excl = exclude ? PySequence_Tuple(exclude) : PyTuple_New(0);
+    if (excl == NULL) {
+        goto done;
+    }
+    Py_ssize_t nx;
+    xs = exclusion(excl, NULL, NULL, &nx);
+    if (xs == NULL) {
+        goto done;
+    }
+    hw_build_spec spec = {
+        .roots = roots, .exclude = xs, .n_exclude = nx,
+        .targets = HW_TARGETS_NONE, .labels = HW_LABELS_ALL, .reprs = want_reprs,
+        .threads = 0, .sizeofs = &st->sizeofs,
+    };
+    pid_t pid;
+    int fd;
+    hw_reaper *reaper;
+    if (hw_capture_start(&spec, PyBytes_AS_STRING(path_bytes), &pid, &fd, &reaper) < 0) {
+        goto done;
+    }
+    PyObject *capsule = PyCapsule_New(reaper, REAPER_CAPSULE, reaper_capsule_free);
+    if (capsule == NULL) {
+        /* The child runs on, and its reaper reaps it. */
+        hw_reaper_release(reaper);
+        close(fd);
+        goto done;
+    }
+    result = Py_BuildValue("(liN)", (long)pid, fd, capsule);
+    if (result == NULL) {
+        close(fd);
+    }
+done:
+    if (entered) {
+        hw_leave();
+    }
+    PyMem_Free(xs);
+    Py_XDECREF(excl);
+    Py_XDECREF(path_bytes);
+    return result;
+}
+
+PyDoc_STRVAR(capture_state_doc,
+"capture_state(reaper, /) -> None | (how, value)\n\n"
+"None while the capture's child runs; then ('exited', exit code),\n"
+"('signaled', signal number), or ('unknown', None) when something else\n"
+"reaped it.");
+
+static PyObject *
+hw_capture_state_py(PyObject *module, PyObject *capsule)
+{
+    hw_reaper *r = PyCapsule_GetPointer(capsule, REAPER_CAPSULE);
+    if (r == NULL) {
+        return NULL;
+    }
+    int status = 0;
+    switch (hw_reaper_poll(r, &status)) {
+    case HW_CHILD_RUNNING:
+        Py_RETURN_NONE;
+    case HW_CHILD_EXITED:
+        if (WIFSIGNALED(status)) {
+            return Py_BuildValue("(si)", "signaled", WTERMSIG(status));
+        }
+        return Py_BuildValue("(si)", "exited", WEXITSTATUS(status));
+    default:
+        return Py_BuildValue("(sO)", "unknown", Py_None);
+    }
 }
 
 /* ---- files -------------------------------------------------------------- */
@@ -1116,6 +1247,9 @@ PyMethodDef hw_graph_methods[] = {
      "check failed (attributes kept inline are then left unnamed)."},
     {"graph", (PyCFunction)(void (*)(void))hw_graph_py, METH_VARARGS | METH_KEYWORDS, graph_doc},
     {"load", hw_load_py, METH_O, load_doc},
+    {"capture", (PyCFunction)(void (*)(void))hw_capture_py,
+     METH_VARARGS | METH_KEYWORDS, capture_doc},
+    {"capture_state", hw_capture_state_py, METH_O, capture_state_doc},
     {NULL, NULL, 0, NULL},
 };
 

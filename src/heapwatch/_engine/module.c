@@ -1,7 +1,7 @@
 /* module.c - heapwatch._engine: the bindings.  Argument parsing, audit
  * events, module state (module.h) and conversion of results; the
  * algorithms live in walk.c, census.c, shallow.c, typetable.c, ptrset.c
- * and dominators.c.
+ * and dominators.c (graphobject.c binds the graph and its captures).
  */
 
 #include <Python.h>

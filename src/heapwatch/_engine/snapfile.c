@@ -1343,6 +1343,14 @@ int
 hw_snap_save(const hw_graph *g, const uint32_t *reprs, const char *path,
              hw_snap_error *e)
 {
+    return hw_snap_save_notify(g, reprs, path, NULL, NULL, e);
+}
+
+int
+hw_snap_save_notify(const hw_graph *g, const uint32_t *reprs, const char *path,
+                    void (*made)(const char *tmp, void *arg), void *arg,
+                    hw_snap_error *e)
+{
     struct stat st;
 
     set_status(e, HW_SNAP_OK, 0, "");
@@ -1372,6 +1380,9 @@ hw_snap_save(const hw_graph *g, const uint32_t *reprs, const char *path,
         set_status(e, HW_SNAP_ESYS, errno, "creating a temporary file in its directory");
         free(tmp);
         return -1;
+    }
+    if (made != NULL) {
+        made(tmp, arg);
     }
 
     /* From here on every failure removes the temporary file.  The target

@@ -64,4 +64,11 @@ hw_graph *hw_snap_load(const char *path, uint32_t **reprs_out, hw_snap_error *e)
 int hw_snap_save(const hw_graph *g, const uint32_t *reprs, const char *path,
                  hw_snap_error *e);
 
+/* hw_snap_save, calling made(tmp, arg) once the temporary file exists,
+   with its path, so that a caller whose process may be killed before the
+   rename (capture.c's child) can tell another process what to remove. */
+int hw_snap_save_notify(const hw_graph *g, const uint32_t *reprs, const char *path,
+                        void (*made)(const char *tmp, void *arg), void *arg,
+                        hw_snap_error *e);
+
 #endif

@@ -19,7 +19,8 @@ class HeapWatchConfig(AppConfig):
     default = True
 
     def ready(self) -> None:
-        from heapwatch.django import checks, conf, guard  # noqa: F401  (registers)
+        from heapwatch.django import checks, conf, guard, snapshots  # noqa: F401  (registers)
 
         conf.connect_signals()
         guard.install()
+        snapshots.install()

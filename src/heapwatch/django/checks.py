@@ -9,18 +9,21 @@
   heapwatch.W003  COLLECT on every request outside DEBUG (a full collection per request)
   heapwatch.W004  the middleware is not in MIDDLEWARE
   heapwatch.W005  PROMETHEUS is on but prometheus-client is not installed
+  heapwatch.W006  SNAPSHOT_SIGNAL is a signal servers use to control workers
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib.util
+import signal
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from heapwatch.django.conf import DEFAULTS, SCHEMA, setting, type_problem
+from heapwatch.django.conf import DEFAULTS, SCHEMA, setting, signal_number, type_problem
+from heapwatch.django.snapshots import SERVER_SIGNALS
 
 MIDDLEWARE_PATH = "heapwatch.django.middleware.HeapWatchMiddleware"
 
@@ -76,6 +79,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                             hint="pip install 'heapwatch[prometheus]'; meanwhile the request "
                                  "metrics are not kept.",
                             id="heapwatch.W005"))
+    number = signal_number(setting(merged, "SNAPSHOT_SIGNAL"))
+    if number is not None and number in SERVER_SIGNALS:
+        name = signal.Signals(number).name
+        msgs.append(Warning(f"HEAPWATCH['SNAPSHOT_SIGNAL'] is {name}, which servers use to "
+                            f"control their workers.",
+                            hint="Use SIGUSR2 (free in gunicorn and uWSGI workers): a capture "
+                                 f"handler on {name} replaces the server's.",
+                            id="heapwatch.W006"))
     if MIDDLEWARE_PATH not in getattr(settings, "MIDDLEWARE", []):
         msgs.append(Warning("heapwatch.django is installed but its middleware is not in MIDDLEWARE.",
                             hint=f"Add {MIDDLEWARE_PATH!r} to MIDDLEWARE to log per-request growth "

@@ -58,6 +58,34 @@ def level_number(value: Any) -> int | None:
     return None
 
 
+def signal_number(value: Any) -> int | None:
+    """A signal given by name ("SIGUSR2", "USR2", any case) or number, as
+    a number, when this platform has it and a handler can be set for it;
+    else None."""
+    import signal
+
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        name = value.strip().upper()
+        name = name if name.startswith("SIG") else "SIG" + name
+        number = getattr(signal.Signals, name, None)
+        value = None if number is None else int(number)
+    if not isinstance(value, int) or value in (signal.SIGKILL, signal.SIGSTOP):
+        return None
+    try:
+        signal.Signals(value)
+    except ValueError:
+        return None
+    return value
+
+
+def _signal(value: Any) -> str | None:
+    if value is None or signal_number(value) is not None:
+        return None
+    return f"is not a signal a handler can be set for: {value!r}"
+
+
 @dataclass(frozen=True)
 class Setting:
     default: Any
@@ -97,6 +125,15 @@ SCHEMA: dict[str, Setting] = {
     "RETENTION_TYPES": Setting(3, (int,), _at_least(0), "... of this many types"),
     "RETENTION_GROUPS": Setting(3, (int,), _at_least(0), "... this many groups per type"),
     "RETENTION_INTERVAL": Setting(300, (int, float), _at_least(0), "... at most once per this many seconds"),
+    # Heap snapshots written in the background (heapwatch.capture)
+    "SNAPSHOT_SIGNAL": Setting(None, (str, int, _NONE), _signal,
+                               "capture on this signal ('SIGUSR2'); None: no handler"),
+    "SNAPSHOT_DIR": Setting("/var/tmp/heapwatch", (str,), None,
+                            "where captures are written (created 0700)"),
+    "SNAPSHOT_ON_RSS": Setting(None, (int, float, _NONE), _at_least(1),
+                               "capture once when the RSS passes this many MiB"),
+    "SNAPSHOT_INTERVAL": Setting(60, (int, float), _at_least(0),
+                                 "at most one capture per this many seconds"),
     # The big-queryset guard
     "QUERYSET_GUARD": Setting(True, (bool,), None, "install the guard at all"),
     "QUERYSET_ROWS_WARN": Setting(10_000, (int,), _at_least(0), "warn when a result cache exceeds this"),

@@ -55,7 +55,7 @@ from heapwatch._explain import graph_of
 from heapwatch._format import human_bytes
 from heapwatch._memory import Memory, current_rss, memory_split
 from heapwatch._verdicts import CONCURRENT, LEAK, VERDICTS, Judge, TypeVerdict
-from heapwatch.django import guard
+from heapwatch.django import guard, snapshots
 from heapwatch.django.conf import get_settings, setting
 
 logger = logging.getLogger("heapwatch.request")
@@ -490,6 +490,10 @@ class HeapWatchMiddleware:
 
     def _respond(self, request: Any, response: Any, m: Measurement | None, started: float) -> Any:
         self._exit(started)
+        try:
+            snapshots.after_request()
+        except Exception:  # a capture trigger never fails a request
+            logger.exception("heapwatch: SNAPSHOT_ON_RSS")
         if m is None:
             return response
         m.exited = True
