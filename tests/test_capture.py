@@ -395,20 +395,48 @@ def _join(d: pathlib.Path) -> Any:
     return preexec
 
 
+def _in_small_cgroup(d: pathlib.Path, limit_file: pathlib.Path, tail: str, *args: str
+                     ) -> tuple[int, str, str]:
+    """Runs BIG_HEAP then `tail` in a child that joins cgroup d; once its
+    heap is built, the limit is set to its usage plus 64 MiB (whatever the
+    build costs: ASan's allocator takes several times pymalloc's memory),
+    and the child goes on."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(BIG_HEAP + """
+    print("built", flush=True)
+    sys.stdin.readline()
+    """ + tail), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, preexec_fn=_join(d))
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        assert proc.stdout.readline().strip() == "built"
+        usage_file = d / ("memory.current" if limit_file.name == "memory.max"
+                          else "memory.usage_in_bytes")
+        usage = int(usage_file.read_text())
+        limit_file.write_text(str(usage + (64 << 20)))
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        out, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, out, err
+
+
 def test_a_capture_that_would_not_fit_is_refused(small_cgroup: Any, tmp_path: pathlib.Path
                                                  ) -> None:
     d, limit_file = small_cgroup
-    limit_file.write_text(str(400 << 20))
-    out = run(BIG_HEAP + """
+    rc, out, err = _in_small_cgroup(d, limit_file, """
     try:
         heapwatch.capture(sys.argv[1])
         print("captured?")
     except heapwatch.CaptureMemoryError as e:
         print(e.needed > e.available, "cgroup limit" in str(e), str(e)[:60])
     print(os.listdir(os.path.dirname(sys.argv[1])))
-    """, str(tmp_path / "m.hwsnap"), "1000000", preexec=_join(d))
-    assert out.returncode == 0, out.stderr
-    lines = out.stdout.splitlines()
+    """, str(tmp_path / "m.hwsnap"), "1000000")
+    assert rc == 0, err
+    lines = out.splitlines()
     assert lines[0].startswith("True True a capture needs about "), lines
     assert lines[1] == "[]"
 
@@ -418,8 +446,7 @@ def test_a_child_killed_for_memory_leaves_the_parent_alive(small_cgroup: Any,
     # check_memory=False in a cgroup too small for the graph: the kernel's
     # OOM killer takes the child (oom_score_adj 1000), not the parent.
     d, limit_file = small_cgroup
-    limit_file.write_text(str(400 << 20))
-    out = run(BIG_HEAP + """
+    rc, out, err = _in_small_cgroup(d, limit_file, """
     cap = heapwatch.capture(sys.argv[1], check_memory=False)
     try:
         cap.wait(120)
@@ -427,9 +454,9 @@ def test_a_child_killed_for_memory_leaves_the_parent_alive(small_cgroup: Any,
     except heapwatch.CaptureError as e:
         print(e)
     print("parent alive", len(rows))
-    """, str(tmp_path / "o.hwsnap"), "1000000", preexec=_join(d))
-    assert out.returncode == 0, out.stderr
-    first, second = out.stdout.splitlines()
+    """, str(tmp_path / "o.hwsnap"), "1000000")
+    assert rc == 0, err
+    first, second = out.splitlines()
     assert "killed by signal 9 (SIGKILL)" in first, first
     assert second == "parent alive 1000000"
     assert os.listdir(tmp_path) == []

@@ -4,8 +4,11 @@
     python -m heapwatch diff OLD NEW [--limit N]
     python -m heapwatch why SNAPSHOT ADDRESS|TYPE [--limit N]
     python -m heapwatch top SNAPSHOT [--limit N] [--by object|type|holder]
+    python -m heapwatch attach PID -o FILE [--reprs] [--timeout SECONDS]
 
-A snapshot is written on the server by heapwatch.snapshot().save(path).
+A snapshot is written on the server by heapwatch.snapshot().save(path) or
+heapwatch.capture(path), or by `attach` for a process that never imported
+heapwatch (through gdb; see heapwatch/_attach.py).
 Nothing here needs the server's code: type names, edge names and sizes are
 in the file.  Object contents are not, unless the snapshot was taken with
 reprs=True.  --limit 0 lifts the limit.
@@ -115,6 +118,30 @@ def cmd_top(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_attach(args: argparse.Namespace, out: TextIO) -> int:
+    from heapwatch._attach import AttachError, attach
+
+    try:
+        state = attach(args.pid, args.output, reprs=args.reprs, timeout=args.timeout)
+    except AttachError as e:
+        raise _CliError(str(e)) from None
+    size = os.path.getsize(args.output) if os.path.exists(args.output) else 0
+    out.write(f"{args.output}: {state.get('nodes', 0):,} objects, {human_bytes(size)}; process "
+              f"{args.pid} stopped {state['pause_seconds'] * 1e3:.1f} ms, process "
+              f"{state['pid']} wrote the file\n")
+    return 0
+
+
+def _seconds(text: str) -> float:
+    try:
+        n = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not n > 0 or n == float("inf"):
+        raise argparse.ArgumentTypeError("must be a number of seconds > 0")
+    return n
+
+
 def _limit(text: str) -> int:
     try:
         n = int(text)
@@ -157,6 +184,17 @@ def parser() -> argparse.ArgumentParser:
                    help="rank single objects, all the objects of a type, or the objects "
                         "held the same way (default: object)")
     t.set_defaults(run=cmd_top)
+    a = sub.add_parser("attach", help="capture the heap of a running Python process that did "
+                                      "not import heapwatch (needs gdb and ptrace)")
+    a.add_argument("pid", type=int, metavar="PID", help="the process")
+    a.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="the snapshot file to write (the process writes it: a path it can "
+                        "write to)")
+    a.add_argument("--reprs", action="store_true",
+                   help="keep the text of str, bytes, int and float objects (not by default)")
+    a.add_argument("--timeout", type=_seconds, default=60.0, metavar="SECONDS",
+                   help="how long to wait for the file (default 60)")
+    a.set_defaults(run=cmd_attach)
     return p
 
 

@@ -332,6 +332,7 @@ def capture(path: PathArg, *, reprs: bool = False, check_memory: bool = True) ->
     cgroup's free memory cannot hold raises CaptureMemoryError before
     forking.  Raises the audit event 'heapwatch.capture'."""
     global _running
+    start = time.perf_counter()
     reprs = _args.flag(reprs, "reprs")
     check_memory = _args.flag(check_memory, "check_memory")
     target = os.fspath(path)
@@ -352,7 +353,6 @@ def capture(path: PathArg, *, reprs: bool = False, check_memory: bool = True) ->
                     f"is free ({where}); capture when the process is smaller, raise the "
                     f"limit, or pass check_memory=False to try anyway",
                     needed, available)
-        start = time.perf_counter()
         made: list[object] = []
         roots = collect_roots((), made)
         pid, fd, reaper = _engine.capture(target, roots, exclude=tuple(made) + (made,),
