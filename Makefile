@@ -10,7 +10,7 @@ VENV := .venv
 PIP_FLAGS := -q --disable-pip-version-check
 export HEAPWATCH_WERROR := 1
 # What the non-editable (sanitizer, debug) venvs need besides heapwatch.
-TEST_DEPS := pytest hypothesis objgraph==3.7.0 pytest-django pytest-asyncio 'psycopg[binary]' psutil 'Django>=4.2,<6' prometheus-client gunicorn
+TEST_DEPS := pytest hypothesis objgraph==3.7.0 pytest-django pytest-asyncio 'psycopg[binary]' psutil 'Django>=4.2,<6' prometheus-client gunicorn pytest-xdist
 
 .PHONY: demo demo-plain test test-py test-all-pythons test-asan test-valgrind test-types clean
 

@@ -68,7 +68,8 @@ def test_help_lists_commands_under_heapwatch() -> None:
     with contextlib.redirect_stdout(out):
         utility.execute()
     sections = dict(re.findall(r"^\[(\w+)\]\n((?:    \S+\n)+)", out.getvalue(), re.M))
-    assert sections["heapwatch"].split() == ["delete_in_chunks", "heapwatch_replay"]
+    assert sections["heapwatch"].split() == ["delete_in_chunks", "heapwatch_replay",
+                                             "heapwatch_snapshot"]
     assert "django" not in sections or "heapwatch_replay" not in sections["django"]
 
 

@@ -41,3 +41,13 @@ def typed_capture(path: str) -> str | bytes:
     previous: object = heapwatch.install_signal_handler(directory="/tmp", min_interval=5)
     return written if pause >= 0 and pid and (done or previous is None) else ""
 
+
+def typed_leak_check() -> bool:
+    report = heapwatch.no_leaks(lambda: None, runs=2, warmup=1, types=None, ignore=("Row",),
+                                max_objects=0)
+    try:
+        heapwatch.no_leaks(lambda: None)
+    except heapwatch.LeakError as e:
+        return bool(e.report.leaks)
+    return bool(report)
+

@@ -22,6 +22,7 @@ from heapwatch._explain import (  # noqa: E402
 )
 from heapwatch._format import Step  # noqa: E402
 from heapwatch._growth import growth, show_growth  # noqa: E402
+from heapwatch._leaks import LeakError, no_leaks  # noqa: E402
 from heapwatch._memory import Memory, memory  # noqa: E402
 from heapwatch._triggers import install_signal_handler  # noqa: E402
 
@@ -31,8 +32,9 @@ _abc.Mapping.register(Census)
 del _abc
 
 __all__ = [
-    "Capture", "CaptureError", "CaptureMemoryError", "Census", "Group", "GrowthRow", "Memory", "Path", "Retainer", "Snapshot", "Step", "TypeStats",
-    "at", "capture", "census", "growth", "install_signal_handler", "load", "memory", "retention", "show_growth", "snapshot",
-    "top_retainers", "why",
+    "Capture", "CaptureError", "CaptureMemoryError", "Census", "Group", "GrowthRow", "LeakError",
+    "Memory", "Path", "Retainer", "Snapshot", "Step", "TypeStats",
+    "at", "capture", "census", "growth", "install_signal_handler", "load", "memory", "no_leaks",
+    "retention", "show_growth", "snapshot", "top_retainers", "why",
 ]
 __version__ = "0.1.0"
