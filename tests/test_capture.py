@@ -460,3 +460,27 @@ def test_a_child_killed_for_memory_leaves_the_parent_alive(small_cgroup: Any,
     assert "killed by signal 9 (SIGKILL)" in first, first
     assert second == "parent alive 1000000"
     assert os.listdir(tmp_path) == []
+
+
+def test_a_forked_child_neither_waits_for_nor_blocks_on_its_parents_capture(
+        tmp_path: pathlib.Path) -> None:
+    out = run("""
+        import os, sys, heapwatch
+        cap = heapwatch.capture(sys.argv[1] + "/parent.hwsnap")
+        pid = os.fork()
+        if pid == 0:
+            try:
+                cap.wait()
+                code = 1
+            except heapwatch.CaptureError as e:
+                code = 0 if "belongs to process" in str(e) else 2
+            # Its own capture is not refused as "already running".
+            heapwatch.capture(sys.argv[1] + "/child.hwsnap").wait(60)
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        print(os.waitstatus_to_exitcode(status), cap.wait(60).endswith("parent.hwsnap"))
+    """, str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0", "True"]
+    assert sorted(os.listdir(tmp_path)) == ["child.hwsnap", "parent.hwsnap"]
+

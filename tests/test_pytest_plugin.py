@@ -72,7 +72,8 @@ LEAKY = """
         d["self"] = d
 
     def test_warm_up_cache():
-        import re, functools, typing
+        import re, functools, typing, logging
+        logging.getLogger("app.checkout").info("once")
         re.compile(r"x{%d}" % 3)
         @functools.lru_cache(maxsize=None)
         def f(n):

@@ -163,6 +163,7 @@ class Capture:
                  reaper: Any) -> None:
         self.pid = pid
         self.path = path
+        self.owner = os.getpid()    # a forked child of this process does not own it
         self.pause_seconds = pause_seconds
         self.started = time.time()
         self._fd: int | None = fd
@@ -251,9 +252,15 @@ class Capture:
             time.sleep(0.005)
         return None
 
+    def _check_owner(self) -> None:
+        if os.getpid() != self.owner:
+            raise CaptureError(f"this capture belongs to process {self.owner}, which started "
+                               f"it before forking this one")
+
     def done(self) -> bool:
         """True once the child has finished (written the file or failed);
         does not wait."""
+        self._check_owner()
         with self._lock:
             if self._result is None and self._read(0):
                 self._result = self._finish()
@@ -266,6 +273,7 @@ class Capture:
         could not be written), TimeoutError when it is still running."""
         if timeout is not None:
             timeout = _args.seconds(timeout, "timeout")
+        self._check_owner()
         with self._lock:
             if self._result is None:
                 if not self._read(timeout):
@@ -340,7 +348,9 @@ def capture(path: PathArg, *, reprs: bool = False, check_memory: bool = True) ->
         raise TypeError("path must be str, bytes or os.PathLike")
     _check_target(target)
     with _running_lock:
-        if _running is not None and not _running.done():
+        # A capture started by the process this one was forked from is not
+        # this process's to wait for (its pipe and reaper are the parent's).
+        if _running is not None and _running.owner == os.getpid() and not _running.done():
             raise CaptureError(f"a capture is already running: process {_running.pid} "
                                f"writing {_running.path!r}")
         if check_memory:

@@ -85,6 +85,7 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
         return (yield)
     from heapwatch._leaks import check
 
+    own = "runtest" in vars(item)      # another plugin's replacement, kept
     original = item.runtest
 
     def checked() -> None:
@@ -97,5 +98,8 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     try:
         return (yield)
     finally:
-        del item.runtest
+        if own:
+            item.runtest = original  # type: ignore[method-assign]
+        else:
+            del item.runtest
 
