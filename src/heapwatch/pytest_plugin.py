@@ -78,11 +78,14 @@ def _settings(item: pytest.Item) -> dict[str, Any] | None:
     return kwargs
 
 
-@pytest.hookimpl(wrapper=True)
+# An old-style hook wrapper (hookwrapper=True): every pytest from 6 on
+# takes it, where wrapper=True needs a recent pluggy.
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
     settings = _settings(item)
     if settings is None:
-        return (yield)
+        yield
+        return
     from heapwatch._leaks import check
 
     own = "runtest" in vars(item)      # another plugin's replacement, kept
@@ -96,7 +99,7 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
 
     item.runtest = checked  # type: ignore[method-assign]
     try:
-        return (yield)
+        yield
     finally:
         if own:
             item.runtest = original  # type: ignore[method-assign]
