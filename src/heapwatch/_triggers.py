@@ -25,7 +25,7 @@ from heapwatch import _args
 from heapwatch._capture import Capture, CaptureError, capture
 from heapwatch._format import human_bytes
 
-__all__ = ["capture_to", "install_signal_handler", "snapshot_name"]
+__all__ = ["capture_to", "install_signal_handler", "signal_number", "snapshot_name"]
 
 log = logging.getLogger("heapwatch.capture")
 
@@ -105,6 +105,26 @@ def capture_to(directory: str | os.PathLike[str], reason: str, *, reprs: bool = 
     threading.Thread(target=_report_when_done, args=(cap, reason),
                      name="heapwatch-capture-wait", daemon=True).start()
     return cap
+
+
+def signal_number(value: Any) -> int | None:
+    """A signal given by name ("SIGUSR2", "USR2", any case) or number, as
+    a number, when this platform has it and a handler can be set for it;
+    else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        name = value.strip().upper()
+        name = name if name.startswith("SIG") else "SIG" + name
+        number = getattr(signal.Signals, name, None)
+        value = None if number is None else int(number)
+    if not isinstance(value, int) or value in (signal.SIGKILL, signal.SIGSTOP):
+        return None
+    try:
+        signal.Signals(value)
+    except ValueError:
+        return None
+    return value
 
 
 Handler = Callable[[int, Any], Any]

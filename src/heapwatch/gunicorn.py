@@ -30,7 +30,7 @@ import signal
 from typing import Any
 
 from heapwatch._memory import current_rss
-from heapwatch._triggers import capture_to, install_signal_handler
+from heapwatch._triggers import capture_to, install_signal_handler, signal_number
 
 __all__ = ["post_request", "post_worker_init"]
 
@@ -48,15 +48,15 @@ def _config() -> tuple[str, signal.Signals | None, int | None, bool]:
     sig: signal.Signals | None = signal.SIGUSR2
     raw = os.environ.get("HEAPWATCH_SNAPSHOT_SIGNAL")
     if raw is not None:
-        name = raw.strip().upper()
-        if name in ("", "NONE", "0"):
+        if raw.strip().upper() in ("", "NONE", "0"):
             sig = None
         else:
-            try:
-                sig = signal.Signals[name if name.startswith("SIG") else "SIG" + name]
-            except KeyError:
-                log.warning("heapwatch: HEAPWATCH_SNAPSHOT_SIGNAL=%r is not a signal name; "
-                            "using SIGUSR2", raw)
+            number = signal_number(raw)
+            if number is None:
+                log.warning("heapwatch: HEAPWATCH_SNAPSHOT_SIGNAL=%r is not a signal a "
+                            "handler can be set for; using SIGUSR2", raw)
+            else:
+                sig = signal.Signals(number)
     rss: int | None = None
     raw = os.environ.get("HEAPWATCH_SNAPSHOT_ON_RSS")
     if raw:

@@ -22,7 +22,8 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from heapwatch.django.conf import DEFAULTS, SCHEMA, setting, signal_number, type_problem
+from heapwatch._triggers import signal_number
+from heapwatch.django.conf import DEFAULTS, SCHEMA, setting, type_problem
 from heapwatch.django.snapshots import SERVER_SIGNALS
 
 MIDDLEWARE_PATH = "heapwatch.django.middleware.HeapWatchMiddleware"

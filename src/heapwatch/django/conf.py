@@ -17,6 +17,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from heapwatch._triggers import signal_number
+
 _NONE = type(None)
 
 
@@ -56,28 +58,6 @@ def level_number(value: Any) -> int | None:
         number = logging.getLevelName(value.upper())
         return number if isinstance(number, int) else None
     return None
-
-
-def signal_number(value: Any) -> int | None:
-    """A signal given by name ("SIGUSR2", "USR2", any case) or number, as
-    a number, when this platform has it and a handler can be set for it;
-    else None."""
-    import signal
-
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        name = value.strip().upper()
-        name = name if name.startswith("SIG") else "SIG" + name
-        number = getattr(signal.Signals, name, None)
-        value = None if number is None else int(number)
-    if not isinstance(value, int) or value in (signal.SIGKILL, signal.SIGSTOP):
-        return None
-    try:
-        signal.Signals(value)
-    except ValueError:
-        return None
-    return value
 
 
 def _signal(value: Any) -> str | None:

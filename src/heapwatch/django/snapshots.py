@@ -13,8 +13,8 @@ import signal
 import threading
 
 from heapwatch._memory import current_rss
-from heapwatch._triggers import capture_to, install_signal_handler
-from heapwatch.django.conf import get_settings, setting, signal_number
+from heapwatch._triggers import capture_to, install_signal_handler, signal_number
+from heapwatch.django.conf import get_settings, setting
 
 log = logging.getLogger("heapwatch.capture")
 

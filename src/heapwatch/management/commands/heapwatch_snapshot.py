@@ -22,7 +22,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from heapwatch._triggers import SUFFIX
-from heapwatch.django.conf import get_settings, setting, signal_number
+from heapwatch._triggers import signal_number
+from heapwatch.django.conf import get_settings, setting
 
 
 def children(pid: int) -> list[int]:
