@@ -24,6 +24,7 @@ worker.  A gunicorn.conf.py with hooks of its own calls these from them.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -41,9 +42,12 @@ DEFAULT_DIR = "/var/tmp/heapwatch"
 _rss_done = False
 
 
+@functools.lru_cache(maxsize=1)
 def _config() -> tuple[str, signal.Signals | None, int | None, bool]:
     """(directory, signal or None, RSS threshold in bytes or None, on recycle)
-    from the environment; a bad value is logged and its default used."""
+    from the environment; a bad value is logged and its default used.  Read
+    once per process: post_request asks after every request, and a bad value
+    is said once, not per request."""
     directory = os.environ.get("HEAPWATCH_SNAPSHOT_DIR") or DEFAULT_DIR
     sig: signal.Signals | None = signal.SIGUSR2
     raw = os.environ.get("HEAPWATCH_SNAPSHOT_SIGNAL")
