@@ -10,14 +10,20 @@ VENV := .venv
 PIP_FLAGS := -q --disable-pip-version-check
 export HEAPWATCH_WERROR := 1
 # What the non-editable (sanitizer, debug) venvs need besides heapwatch.
-TEST_DEPS := pytest hypothesis objgraph==3.7.0 pytest-django pytest-asyncio 'psycopg[binary]' psutil 'Django>=4.2,<6' prometheus-client gunicorn pytest-xdist
+TEST_DEPS := pytest hypothesis objgraph==3.7.0 pytest-django pytest-asyncio 'psycopg[binary]' psutil 'Django>=4.2,<6' prometheus-client gunicorn pytest-xdist selenium 'django-debug-toolbar>=5'
+# plotly.js for the HTML report and the staff page, taken from PyPI at build
+# time (pinned by hash; tools/vendor_plotly.py says why it is not in git).
+VENDOR := src/heapwatch/_vendor/plotly.min.js
 
 .PHONY: demo demo-plain test test-py test-all-pythons test-asan test-valgrind test-types clean
 
-$(VENV)/.ok: pyproject.toml setup.py $(wildcard src/heapwatch/_engine/*.[ch])
+$(VENDOR): tools/vendor_plotly.py
+	$(PY311) tools/vendor_plotly.py
+
+$(VENV)/.ok: pyproject.toml setup.py $(wildcard src/heapwatch/_engine/*.[ch]) $(VENDOR)
 	test -x $(VENV)/bin/python || $(PY311) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) -U pip setuptools wheel
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[test,demo]'
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[test,demo]' 'django-debug-toolbar>=6,<7'
 	touch $@
 
 demo: $(VENV)/.ok
@@ -38,14 +44,15 @@ test-py: $(VENV)/.ok
 # fresh build of the extension.  Django: 5.2 LTS on 3.11 (the dev venv),
 # 4.2 LTS on 3.12, the newest (6.x) on 3.13.  The long leak runs (marked
 # slow) run once, on 3.11.
-test-all-pythons:
+test-all-pythons: $(VENDOR)
 	@set -e; for py in $(wordlist 2,9,$(PYTHONS)); do \
 	  v=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
 	  echo "== CPython $$v ($$py)"; \
 	  test -x .venv-$$v/bin/python || $$py -m venv .venv-$$v; \
 	  .venv-$$v/bin/pip install $(PIP_FLAGS) -U pip setuptools wheel; \
 	  .venv-$$v/bin/pip install $(PIP_FLAGS) --force-reinstall --no-deps --no-build-isolation -e . ; \
-	  .venv-$$v/bin/pip install $(PIP_FLAGS) -e '.[test]' "$$(case $$v in 3.12) echo 'Django>=4.2,<5';; *) echo 'Django>=4.2';; esac)"; \
+	  .venv-$$v/bin/pip install $(PIP_FLAGS) -e '.[test]' "$$(case $$v in 3.12) echo 'Django>=4.2,<5';; *) echo 'Django>=4.2';; esac)" \
+	    "$$(case $$v in 3.12) echo 'django-debug-toolbar>=5,<6';; *) echo 'django-debug-toolbar>=5';; esac)"; \
 	  .venv-$$v/bin/python -m pytest -q -p no:cacheprovider -m "not slow"; \
 	done
 

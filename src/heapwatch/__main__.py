@@ -5,6 +5,7 @@
     python -m heapwatch why SNAPSHOT ADDRESS|TYPE [--limit N]
     python -m heapwatch top SNAPSHOT [--limit N] [--by object|type|holder]
     python -m heapwatch attach PID -o FILE [--reprs] [--timeout SECONDS]
+    python -m heapwatch report SNAPSHOT [SNAPSHOT ...] -o FILE [--title TEXT]
 
 A snapshot is written on the server by heapwatch.snapshot().save(path) or
 heapwatch.capture(path), or by `attach` for a process that never imported
@@ -132,6 +133,18 @@ def cmd_attach(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    from heapwatch import report
+
+    for path in args.files:
+        if os.path.isdir(path):
+            raise _CliError(f"{path} is a directory, not a snapshot file")
+    report.write(args.files, args.output, title=args.title)
+    out.write(f"{args.output}: report of {len(args.files)} snapshot"
+              f"{'s' if len(args.files) > 1 else ''}, {human_bytes(os.path.getsize(args.output))}\n")
+    return 0
+
+
 def _seconds(text: str) -> float:
     try:
         n = float(text)
@@ -195,6 +208,14 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--timeout", type=_seconds, default=60.0, metavar="SECONDS",
                    help="how long to wait for the file (default 60)")
     a.set_defaults(run=cmd_attach)
+    r = sub.add_parser("report", help="one self-contained HTML file: growth across the "
+                                      "snapshots, retained sizes, what holds what")
+    r.add_argument("files", nargs="+", metavar="SNAPSHOT",
+                   help="snapshot files, oldest first (one is enough; two or more show growth)")
+    r.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="the HTML file to write (created 0600)")
+    r.add_argument("--title", default=None, help="the page's title")
+    r.set_defaults(run=cmd_report)
     return p
 
 

@@ -22,6 +22,7 @@
 #include "attrs.h"
 #include "bigmem.h"
 #include "capture.h"
+#include "domtree.h"
 #include "graph.h"
 #include "graphbuild.h"
 #include "graphobject.h"
@@ -1066,6 +1067,55 @@ graph_retained_by_type(GraphObject *self, PyObject *Py_UNUSED(ignored))
     return list;
 }
 
+/* domtree(k=2000) -> [(node, parent, type, count, retained)]: the
+   dominator tree cut to the k largest retainers plus, below each of them,
+   the rest of its dominator children summed up by type (domtree.h).  node
+   is None for a rest row; parent is a node, None for the virtual root
+   (held by the roots only) or -1 (unreachable: garbage). */
+static PyObject *
+graph_domtree(GraphObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"k", NULL};
+    Py_ssize_t k = 2000;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|n:domtree", kwlist, &k)) {
+        return NULL;
+    }
+    if (k < 0) {
+        PyErr_SetString(PyExc_ValueError, "k must be >= 0");
+        return NULL;
+    }
+    if (ensure_dominators(self) < 0) {
+        return NULL;
+    }
+    hw_graph *g = self->g;
+    hw_domrow *rows;
+    size_t n_rows;
+    int rc;
+    /* Under the GIL: hw_domtree sorts with a static key, like
+       hw_query_top_retained. */
+    rc = hw_domtree(g, self->idom, self->retained, (size_t)k, &rows, &n_rows);
+    if (rc < 0) {
+        return PyErr_NoMemory();
+    }
+    PyObject *list = PyList_New(0);
+    for (size_t i = 0; list != NULL && i < n_rows; i++) {
+        const hw_domrow *r = &rows[i];
+        PyObject *node = r->node == HW_NONE ? Py_NewRef(Py_None)
+                         : PyLong_FromUnsignedLong(r->node);
+        PyObject *parent = r->parent == g->n_nodes ? Py_NewRef(Py_None)
+                           : r->parent == HW_NONE ? PyLong_FromLong(-1)
+                           : PyLong_FromUnsignedLong(r->parent);
+        append_new(&list, node == NULL || parent == NULL ? NULL
+                   : Py_BuildValue("(OONKK)", node, parent, str_of(g, g->type_name[r->type]),
+                                   (unsigned long long)r->count,
+                                   (unsigned long long)r->retained));
+        Py_XDECREF(node);
+        Py_XDECREF(parent);
+    }
+    free(rows);
+    return list;
+}
+
 /* census() -> [(type, count, bytes)] in type order (first sighting). */
 static PyObject *
 graph_census(GraphObject *self, PyObject *Py_UNUSED(ignored))
@@ -1203,6 +1253,10 @@ static PyMethodDef graph_methods[] = {
      "[(count, bytes, retained, example, [(type, kind, name)])]"},
     {"retained_by_type", (PyCFunction)graph_retained_by_type, METH_NOARGS,
      "retained_by_type() -> [(type, count, bytes, retained)]"},
+    {"domtree", (PyCFunction)(void (*)(void))graph_domtree, METH_VARARGS | METH_KEYWORDS,
+     "domtree(k=2000) -> [(node or None, parent, type, count, retained)]: the\n"
+     "dominator tree cut to the k largest retainers, the rest summed by type\n"
+     "under each (parent None: the roots; -1: unreachable)."},
     {"census", (PyCFunction)graph_census, METH_NOARGS,
      "census() -> [(type, count, bytes)]"},
     {"nodes_of", (PyCFunction)graph_nodes_of, METH_O,

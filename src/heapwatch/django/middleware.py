@@ -37,8 +37,10 @@ Rules it keeps:
 
 from __future__ import annotations
 
+import collections
 import gc
 import itertools
+import json
 import logging
 import random
 import sys
@@ -63,6 +65,19 @@ logger = logging.getLogger("heapwatch.request")
 REMEDIES = ("freed memory kept by the allocators for reuse (fragmentation), not live objects; "
             "if it recurs: MALLOC_ARENA_MAX=2 for threaded workers, jemalloc, or recycle "
             "workers (gunicorn --max-requests); see heapwatch.memory()")
+
+
+# Measured requests the process remembers (recent_records()).
+RECENT = 500
+
+
+def recent_records() -> list[dict[str, Any]]:
+    """The middleware's records of this process's last measured requests,
+    oldest first, each a dict as ``record.heapwatch`` has it plus "time"
+    (seconds since the epoch): every measured request, logged or not."""
+    with _PROCESS.lock:
+        texts = list(_PROCESS.recent)
+    return [json.loads(t) for t in texts]
 
 
 @dataclass
@@ -153,6 +168,11 @@ class _Process:
         self.failed = 0
         self.last_retention = float("-inf")
         self.judge = Judge()
+        # The last RECENT measured requests, logged or not (the staff page's
+        # table and RSS chart), each kept as JSON text: a str is not tracked
+        # by the collector, so the census the next measurement takes does
+        # not count the records as the view's growth (dicts would be).
+        self.recent: collections.deque[str] = collections.deque(maxlen=RECENT)
 
 
 _PROCESS = _Process()
@@ -371,38 +391,16 @@ class HeapWatchMiddleware:
                          "types": [v.as_dict() for v in leaks]})
         min_objects = setting(cfg, "MIN_OBJECTS")
         kept = {v.name: self._p.judge.accumulated(m.view or "-", v.name) for v in leaks}
-        kept_enough = any(k >= min_objects for k in kept.values())
-        if not (
-            objects >= min_objects
-            or nbytes >= setting(cfg, "MIN_BYTES")
-            or (rss_delta is not None and rss_delta >= setting(cfg, "MIN_RSS"))
-            or kept_enough
-        ):
-            return
+        top_n = setting(cfg, "TOP_TYPES")
+        # Leaks first, then the rest by growth, TOP_TYPES in all.
+        shown = (leaks + [v for v in verdicts if v.verdict != LEAK])[:top_n]
+        status = getattr(response, "status_code", None)
         # Allocator retention: the RSS grew by more than the MIN_RSS
         # threshold and the live objects explain under a quarter of it.
         allocator = (rss_delta is not None and rss_delta >= setting(cfg, "MIN_RSS")
                      and max(nbytes, 0) < rss_delta / 4)
-        # WARNING (LOG_LEVEL) only for a leak that matters by itself: its
-        # own growth, or what it kept so far, passes the thresholds.
-        significant = (sum(v.delta for v in leaks) >= min_objects
-                       or sum(v.bytes_delta for v in leaks) >= setting(cfg, "MIN_BYTES")
-                       or kept_enough)
-        level = (setting(cfg, "LOG_LEVEL") if leaks and significant
-                 else logging.INFO if allocator else logging.DEBUG)
-        if not logger.isEnabledFor(level):
-            return
-        top_n = setting(cfg, "TOP_TYPES")
-        # Leaks first, then the rest by growth, TOP_TYPES in all.
-        shown = (leaks + [v for v in verdicts if v.verdict != LEAK])[:top_n]
-        view = m.view
-        status = getattr(response, "status_code", None)
-        head = (f"{request.method} {request.path} {view or '-'} {status} in "
-                f"{duration * 1000:.0f} ms: objects {objects:+d} ({human_bytes(nbytes, signed=True)}), "
-                f"RSS {human_bytes(rss_delta, signed=True) if rss_delta is not None else 'n/a'}")
-        held = self._retention(m, [v for v in shown if v.verdict == LEAK], cfg)
         data: dict[str, Any] = {
-            "view": view,
+            "view": m.view,
             "method": request.method,
             "path": request.path,
             "status": status,
@@ -421,6 +419,30 @@ class HeapWatchMiddleware:
             data["memory"] = mem.as_dict()
             if m.memory is not None:
                 data["memory_delta"] = mem.delta(m.memory)
+        with self._p.lock:
+            self._p.recent.append(json.dumps(dict(data, time=time.time())))
+        kept_enough = any(k >= min_objects for k in kept.values())
+        if not (
+            objects >= min_objects
+            or nbytes >= setting(cfg, "MIN_BYTES")
+            or (rss_delta is not None and rss_delta >= setting(cfg, "MIN_RSS"))
+            or kept_enough
+        ):
+            return
+        # WARNING (LOG_LEVEL) only for a leak that matters by itself: its
+        # own growth, or what it kept so far, passes the thresholds.
+        significant = (sum(v.delta for v in leaks) >= min_objects
+                       or sum(v.bytes_delta for v in leaks) >= setting(cfg, "MIN_BYTES")
+                       or kept_enough)
+        level = (setting(cfg, "LOG_LEVEL") if leaks and significant
+                 else logging.INFO if allocator else logging.DEBUG)
+        if not logger.isEnabledFor(level):
+            return
+        view = m.view
+        head = (f"{request.method} {request.path} {view or '-'} {status} in "
+                f"{duration * 1000:.0f} ms: objects {objects:+d} ({human_bytes(nbytes, signed=True)}), "
+                f"RSS {human_bytes(rss_delta, signed=True) if rss_delta is not None else 'n/a'}")
+        held = self._retention(m, [v for v in shown if v.verdict == LEAK], cfg)
         if held:
             data["retention"] = [{"type": g.type, "count": g.count, "bytes": g.bytes,
                                   "retained": g.retained, "via": g.via} for g in held]
