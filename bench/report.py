@@ -74,6 +74,7 @@ def main() -> int:
         t_two = min(timed_child(report, two, before_path, after_path)
                     for _ in range(args.repeats))
         s_one, s_two = os.path.getsize(one), os.path.getsize(two)
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     print(f"load the snapshot alone:   {t_load:6.2f} s (anchor)")
     print(f"report of one snapshot:    {t_one:6.2f} s = {t_one / t_load:.2f}x the load, "
           f"{t_one / LIMIT_SECONDS:.2f}x the 10 s limit; {s_one / 1e6:.1f} MB = "

@@ -214,6 +214,12 @@ sample_graph(int which, uint32_t **reprs, const char **name)
         if (which == 2) {
             sg_paths(g, first);
             *reprs = sg_reprs(g, first);
+            /* The memory section (version 2). */
+            static const uint64_t memory[HW_MEMORY_FIELDS] = {
+                41 << 20, 3 << 20, 1 << 19, 5 << 20, 8 << 20,
+            };
+            memcpy(g->memory, memory, sizeof(memory));
+            g->has_memory = 1;
         }
         else {
             /* Paths without labels (as hw_graph_paths leaves them). */

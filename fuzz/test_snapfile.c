@@ -185,6 +185,9 @@ compare_graphs(const char *name, const hw_graph *g, const uint32_t *reprs,
         SAME_ARRAY(g->label_kind, h->label_kind, n, "label_kind");
         SAME_ARRAY(g->label, h->label, n, "label");
     }
+    check(g->has_memory == h->has_memory
+          && (!g->has_memory || memcmp(g->memory, h->memory, sizeof(g->memory)) == 0),
+          "%s: memory figures", name);
     check((reprs == NULL) == (h_reprs == NULL), "%s: reprs presence", name);
     if (reprs != NULL && h_reprs != NULL) {
         SAME_ARRAY(reprs, h_reprs, n, "reprs");
@@ -662,7 +665,7 @@ test_read_damage(void)
         memcpy(copy, buf, len);
         put_u32(copy + 8, 7);
         expect_read_error("version 7", copy, len,
-                          "unsupported snapshot version 7 (this heapwatch reads 1)");
+                          "unsupported snapshot version 7 (this heapwatch reads 1 to 2)");
         memcpy(copy, buf, len);
         copy[len / 2] ^= 0x10;
         expect_read_error("bit flip", copy, len, "checksum mismatch");

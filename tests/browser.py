@@ -84,7 +84,12 @@ def browser() -> Iterator[Any]:
     profile = tempfile.mkdtemp(prefix="heapwatch-chromium-")
     options.add_argument(f"--user-data-dir={profile}")
     # The driver path is given: Selenium Manager must not go to the network.
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
+    # The browser is not ours to instrument: the sanitizer run's preloaded
+    # ASan runtime and options stay out of its environment.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "PYTHONMALLOC")}
+    driver = webdriver.Chrome(options=options,
+                              service=Service(executable_path=driver_path, env=env))
     driver.set_page_load_timeout(60)
     try:
         yield driver

@@ -132,6 +132,10 @@ def test_report_of_two_snapshots(pair: tuple[str, str], tmp_path: Path) -> None:
     for ident, v in zip(ic["ids"], ic["values"]):
         assert kids[ident] <= v
     assert data["top_objects"] and data["top_holders"]
+    # The memory split each snapshot recorded, around its own objects.
+    for head in data["snapshots"]:
+        mem = head["memory"]
+        assert mem["rss"] > 0 and mem["python_objects"] == head["bytes"]
 
 
 def test_report_is_self_contained(pair: tuple[str, str]) -> None:
@@ -221,6 +225,9 @@ def test_report_renders_in_chromium(browser: Any, pair: tuple[str, str],  # noqa
     # The icicle chart holds the grown type, under the list that holds it.
     labels = browser.execute_script("return document.getElementById('hw-icicle').data[0].labels")
     assert "3,000 ReportRow" in labels
+    # The memory split: four stacked parts, one bar per snapshot.
+    assert browser.execute_script(
+        "return document.getElementById('hw-memory-chart').data.length") == 4
     assert browser.execute_script(
         "return document.querySelectorAll('#hw-icicle svg .slice').length") > 10
     shot = screenshot(browser, "report")

@@ -146,10 +146,11 @@ class Snap:
     label_kind: list[int] | None = None
     label: list[int] | None = None
     reprs: list[int] | None = None
+    memory: list[int] | None = None
     python_version: bytes = b"3.11.9".ljust(32, b"\0")
     pointer_size: int = 8
     created: float = 1718000000.5
-    version: int = 1
+    version: int | None = None
     header_flags: int | None = None
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
     tags: dict[str, bytes] = dataclasses.field(default_factory=dict)
@@ -167,7 +168,8 @@ def encode(s: Snap) -> bytes:
     n = len(s.addr)
     paths = s.parent is not None
     flags = s.header_flags if s.header_flags is not None else \
-        (1 if paths else 0) | (2 if s.reprs is not None else 0)
+        (1 if paths else 0) | (2 if s.reprs is not None else 0) | (4 if s.memory is not None else 0)
+    version = s.version if s.version is not None else 1 if s.memory is None else 2
     counts = {"strings": len(s.strings), "types": len(s.type_name), "nodes": n,
               "tracked": s.n_tracked, "edges": len(s.out_adj), "roots": len(s.roots)}
     counts.update(s.counts)
@@ -191,8 +193,10 @@ def encode(s: Snap) -> bytes:
         body += u32s(s.label)
     if s.reprs is not None:
         body += tag("REPR") + u32s(s.reprs)
+    if s.memory is not None:
+        body += tag("MEMS") + struct.pack(f"<{len(s.memory)}Q", *s.memory)
     size = 92 + len(body) + 4
-    header = MAGIC + struct.pack("<IIQI", s.version, flags, size, s.pointer_size)
+    header = MAGIC + struct.pack("<IIQI", version, flags, size, s.pointer_size)
     header += s.python_version + struct.pack("<d", s.created)
     header += struct.pack("<6I", counts["strings"], counts["types"], counts["nodes"],
                           counts["tracked"], counts["edges"], counts["roots"])
@@ -264,13 +268,21 @@ CASES: dict[str, tuple[bytes, str]] = {
     "magic": (b"HWSNAP\r\n" + VALID[8:], "not a heapwatch snapshot"),
     "text-mode": (VALID.replace(b"\r\n", b"\n", 1), "line endings were converted"),
     "version-7": (variant(setter(version=7)),
-                  "unsupported snapshot version 7 (this heapwatch reads 1)"),
+                  "unsupported snapshot version 7 (this heapwatch reads 1 to 2)"),
+    "ok-memory": (variant(setter(memory=[1 << 30, 5, 0, (1 << 64) - 1, 7])), "OK"),
+    "version-2-without-memory": (variant(setter(version=2)),
+                                 "version 2 without the memory flag"),
+    "version-1-with-memory": (variant(setter(version=1, memory=[1, 2, 3, 4, 5])),
+                              "version 1 with the memory flag"),
+    "memory-short": (variant(setter(memory=[1, 2, 3, 4])), "corrupt snapshot"),
+    "memory-tag": (variant(both(setter(memory=[1, 2, 3, 4, 5]), setter(tags={"MEMS": b"MEMZ"}))),
+                   "the MEMS section is missing"),
     "version-0": (variant(setter(version=0)), "unsupported snapshot version 0"),
     "truncated": (VALID[:-10], f"truncated file ({len(VALID) - 10} of {len(VALID)} bytes)"),
     "truncated-header": (VALID[:50], "truncated file (50 bytes)"),
     "trailing-garbage": (VALID + b"\0", "1 bytes of trailing garbage"),
     "checksum": (VALID[:-1] + bytes([VALID[-1] ^ 1]), "checksum mismatch"),
-    "header-flags": (variant(setter(header_flags=7)), "unknown header flags 0x7"),
+    "header-flags": (variant(setter(header_flags=0xB)), "unknown header flags 0xb"),
     "pointer-size": (variant(setter(pointer_size=3)), "pointer size 3"),
     "python-version-unterminated": (variant(setter(python_version=b"3" * 32)),
                                     "bad python_version"),

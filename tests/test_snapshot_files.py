@@ -403,3 +403,34 @@ def test_save_audit_sees_the_path_given(tmp_path: pathlib.Path, snap: heapwatch.
                                         audit_log: list[tuple[str, tuple[Any, ...]]]) -> None:
     snap.save(fsencode(tmp_path / "a.hwsnap"))
     assert audit_log == [("heapwatch.snapshot.save", (os.fsencode(tmp_path / "a.hwsnap"),))]
+
+
+def test_snapshot_keeps_the_memory_split(tmp_path: pathlib.Path) -> None:
+    """snapshot() and capture() record the process's memory (RSS and the
+    allocators' figures, read before the build); the file keeps them
+    (version 2), and Snapshot.memory splits them as heapwatch.memory()
+    does, around the snapshot's own objects."""
+    import heapwatch
+    from heapwatch import _engine
+    snap = heapwatch.snapshot()
+    mem = snap.memory
+    assert mem is not None
+    live = heapwatch.memory()
+    # The same process a moment apart: same order of magnitude.
+    assert 0.5 * live.rss < mem.rss < 2 * live.rss
+    assert mem.python_objects == sum(b for _t, _c, b in snap.graph.census())
+    assert mem.other == max(0, mem.rss - mem.python_objects - mem.pymalloc_free
+                            - mem.malloc_free)
+    path = tmp_path / "m.hwsnap"
+    snap.save(path)
+    assert path.read_bytes()[8:12] == (2).to_bytes(4, "little")
+    assert heapwatch.load(path).memory == mem
+    # A graph built without the figures is written as version 1, as before.
+    bare = tmp_path / "bare.hwsnap"
+    _engine.graph([], labels="all").save(str(bare))
+    assert bare.read_bytes()[8:12] == (1).to_bytes(4, "little")
+    assert heapwatch.load(bare).memory is None
+    cap = heapwatch.capture(tmp_path / "c.hwsnap")
+    cap.wait(120)
+    captured = heapwatch.load(tmp_path / "c.hwsnap").memory
+    assert captured is not None and captured.rss > 0

@@ -366,7 +366,7 @@ def capture(path: PathArg, *, reprs: bool = False, check_memory: bool = True) ->
         made: list[object] = []
         roots = collect_roots((), made)
         pid, fd, reaper = _engine.capture(target, roots, exclude=tuple(made) + (made,),
-                                          reprs=reprs)
+                                          reprs=reprs, memory=True)
         pause = time.perf_counter() - start
         del roots, made
         _running = Capture(pid, target, pause, fd, reaper)

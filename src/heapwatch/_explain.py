@@ -28,6 +28,7 @@ from typing import Any, Literal, TypeGuard, cast
 from heapwatch import _args
 from heapwatch import _engine
 from heapwatch._format import Step, format_path, human_bytes, short_name
+from heapwatch._memory import Memory
 
 _OWN_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -165,14 +166,14 @@ def _caller_namespaces() -> tuple[object, ...]:
 def _graph(targets: Any = None, labels: Literal["targets", "all", "none"] = "targets",
            reprs: bool = False,
            skip: Iterable[object] = (), exclude: tuple[object, ...] = (),
-           quiet: tuple[object, ...] = ()) -> Any:
+           quiet: tuple[object, ...] = (), memory: bool = False) -> Any:
     """Build the graph.  The containers heapwatch makes for a query (and
     the caller's, in exclude) are left out of it: they would show as the
     holders of what is being explained."""
     made: list[object] = []
     roots = collect_roots(skip, made)
     return _engine.graph(roots, targets=targets, labels=labels, reprs=reprs,
-                         exclude=exclude + tuple(made) + (made,), quiet=quiet)
+                         exclude=exclude + tuple(made) + (made,), quiet=quiet, memory=memory)
 
 
 def graph_of(objects: list[object], *, exclude: tuple[object, ...] = ()) -> Snapshot:
@@ -221,9 +222,13 @@ def _node_list(nodes: Iterable[int]) -> list[int]:
     if _is_bytes(nodes):
         raise TypeError("node numbers must be an iterable of ints, not bytes")
     out = list(nodes)
-    for n in out:
-        if not isinstance(n, int) or isinstance(n, bool):
-            raise TypeError(f"node numbers must be ints, not {type(n).__name__}")
+    # The types are gathered at C speed (a type question per node in
+    # Python took seconds for the millions of nodes of a large type).
+    if not set(map(type, out)) <= {int}:
+        for n in out:
+            if not isinstance(n, int) or isinstance(n, bool):
+                raise TypeError(f"node numbers must be ints, not {type(n).__name__}")
+        out = [int(n) for n in out]     # subclasses of int, as plain ints
     return out
 
 
@@ -254,6 +259,23 @@ class Snapshot:
         a symlink there is replaced by the file; a FIFO, device or
         directory is refused)."""
         self.graph.save(os.fspath(path))
+
+    @property
+    def memory(self) -> Memory | None:
+        """The process's memory when the snapshot was taken, split as
+        heapwatch.memory() splits it (the live objects' part is every
+        object of the snapshot), or None for a snapshot without the
+        figures (written before they were kept, or taken by why() and
+        retention(), which do not read them)."""
+        mem = self.info["memory"]
+        if mem is None:
+            return None
+        objects = sum(b for _t, _c, b in self.graph.census())
+        return Memory(
+            rss=mem["rss"], python_objects=objects, pymalloc_free=mem["pymalloc_free"],
+            malloc_free=mem["malloc_free"],
+            other=max(0, mem["rss"] - objects - mem["pymalloc_free"] - mem["malloc_free"]),
+            pymalloc_used=mem["pymalloc_used"], pymalloc_arenas=mem["pymalloc_arenas"])
 
     def census(self) -> _engine.Census:
         """A Census of every object in the snapshot, the same type census()
@@ -392,7 +414,7 @@ def snapshot(*, reprs: bool = False, fullnames: bool = False) -> Snapshot:
     otherwise."""
     reprs = _args.flag(reprs, "reprs")
     fullnames = _args.flag(fullnames, "fullnames")
-    return Snapshot(_graph(labels="all", reprs=reprs), fullnames=fullnames)
+    return Snapshot(_graph(labels="all", reprs=reprs, memory=True), fullnames=fullnames)
 
 
 def load(path: str | bytes | os.PathLike[str] | os.PathLike[bytes], *,

@@ -12,7 +12,10 @@ What it shows, for the series in the order given (oldest first):
 
 - the snapshots: when, how many objects, references, CPython version,
   whether object contents were kept;
-- the heap's size across the series (objects and their bytes);
+- the process's memory when each snapshot was taken, split as
+  heapwatch.memory() splits it (live objects, free memory pymalloc and
+  malloc keep, the rest), for snapshots that recorded it (snapshot() and
+  capture() do); and the heap's size across the series;
 - the types that grew from the first snapshot to the last (a sortable
   table of counts and bytes, a sparkline of each type's count);
 - the retained size of the last snapshot as an icicle of its dominator
@@ -163,6 +166,7 @@ def build(snapshots: Sequence[Snapshot], names: Sequence[str]) -> dict[str, Any]
             "objects": info["nodes"], "tracked": info["tracked"], "edges": info["edges"],
             "bytes": c.total_bytes, "python": info["python_version"],
             "reprs": bool(info["has_reprs"]),
+            "memory": None if s.memory is None else s.memory.as_dict(),
         })
 
     # Types: every type of the last snapshot and of the first, with its
@@ -181,20 +185,26 @@ def build(snapshots: Sequence[Snapshot], names: Sequence[str]) -> dict[str, Any]
         row["counts"] = [0 if st is None else st.count for st in stats]
         row["bytes"] = [0 if st is None else st.bytes for st in stats]
 
-    # What holds the grown types' new objects (or, for one snapshot, the
-    # objects of the largest types).
+    # What holds the grown types' new objects: their retention groups.
+    # For one snapshot, the groups of the largest types' objects, taken
+    # from the groups of every object (one pass over the heap, where a
+    # pass per type cost seconds each on millions of objects).
+    everything = [] if len(snapshots) > 1 else last.retention("*", None, by="retained")
     explained = []
     for name in list(types)[:TYPES_EXPLAINED]:
         if len(snapshots) > 1:
             nodes = last.graph.new_since(snapshots[0].graph, (name,))
-            what = "new objects"
+            if not nodes:
+                continue
+            groups = last.retention(nodes, GROUPS_PER_TYPE)
+            what, count = "new objects", len(nodes)
         else:
-            nodes = last.nodes_of(name)
-            what = "objects"
-        if not nodes:
-            continue
-        groups = last.retention(nodes, GROUPS_PER_TYPE)
-        explained.append({"type": name, "what": what, "count": len(nodes),
+            mine = sorted((g for g in everything if g.type == name), key=lambda g: -g.count)
+            groups, what = mine[:GROUPS_PER_TYPE], "objects"
+            count = sum(g.count for g in mine)
+            if not groups:
+                continue
+        explained.append({"type": name, "what": what, "count": count,
                           "groups": [_group_dict(g, reprs) for g in groups]})
 
     objects = []
@@ -205,7 +215,8 @@ def build(snapshots: Sequence[Snapshot], names: Sequence[str]) -> dict[str, Any]
                         "path": _path_dict(r.path, reprs),
                         **({"repr": r.repr} if reprs and r.repr is not None else {})})
     holders = [_group_dict(g, reprs)
-               for g in last.top_retainers(TOP_RETAINERS, by="holder")]
+               for g in (everything[:TOP_RETAINERS] if everything
+                         else last.top_retainers(TOP_RETAINERS, by="holder"))]
 
     icicle = _icicle(last, reprs)
     return {
@@ -312,7 +323,8 @@ _PAGE = """<!DOCTYPE html>
 <header><h1>@TITLE@</h1><p id="hw-sub"></p></header>
 <main>
 <section id="hw-snapshots"><h2>Snapshots</h2><div id="hw-privacy"></div><table id="hw-snap-table"></table></section>
-<section id="hw-size"><h2>Heap size</h2><div id="hw-size-chart" style="height:260px"></div></section>
+<section id="hw-size"><h2>Memory</h2><p class="muted" id="hw-memory-note"></p>
+<div id="hw-memory-chart" style="height:280px"></div><div id="hw-size-chart" style="height:240px"></div></section>
 <section id="hw-growth"><h2 id="hw-growth-title">Types</h2><p class="muted" id="hw-growth-note"></p><table id="hw-types"></table></section>
 <section id="hw-retained"><h2>Retained size (dominator tree of the last snapshot)</h2>
 <p class="muted">Each box is an object and what freeing it would free; below it, the objects it alone keeps alive. Click a box to drill down; hover for its named path.</p>
@@ -383,6 +395,29 @@ _APP_JS = r"""
       el("td", {}, s.python))));
 
   const config = {displaylogo: false, responsive: true};
+  const withMemory = D.snapshots.filter((s) => s.memory);
+  if (withMemory.length) {
+    const parts = [["python_objects", "live Python objects", "#3b6fb6"],
+                   ["pymalloc_free", "free, kept by pymalloc", "#e8a33d"],
+                   ["malloc_free", "free, kept by malloc", "#d9634c"],
+                   ["other", "other (C extensions, interpreter, stacks, code)", "#9aa3b2"]];
+    Plotly.newPlot("hw-memory-chart", parts.map(([key, name, color]) => ({
+      x: withMemory.map((s) => s.name), y: withMemory.map((s) => s.memory[key]), name: name,
+      type: "bar", marker: {color: color}, customdata: withMemory.map((s) => bytes(s.memory[key])),
+      hovertemplate: name + ": %{customdata}<extra></extra>"})),
+      {barmode: "stack", margin: {t: 10, r: 10, b: 40, l: 70}, yaxis: {title: {text: "bytes"}},
+       legend: {orientation: "h"}}, config);
+    const m = withMemory[withMemory.length - 1].memory;
+    const free = m.pymalloc_free + m.malloc_free;
+    $("hw-memory-note").textContent = "The process's resident memory when each snapshot was taken (" +
+      "last: RSS " + bytes(m.rss) + ": live objects " + bytes(m.python_objects) + ", free memory the allocators keep " +
+      bytes(free) + ", other " + bytes(m.other) + ")." + (free > m.python_objects ?
+      " Most of it is freed memory the allocators keep for reuse (fragmentation), not live objects." : "");
+  } else {
+    $("hw-memory-chart").remove();
+    $("hw-memory-note").textContent = "These snapshots do not record the process's memory " +
+      "(snapshot() and capture() do; graphs built otherwise do not). The size of the objects in each:";
+  }
   Plotly.newPlot("hw-size-chart", [
     {x: D.snapshots.map((s) => s.name), y: D.snapshots.map((s) => s.bytes), name: "bytes",
      type: D.series ? "scatter" : "bar", mode: "lines+markers", hovertemplate: "%{y:,.0f} B<extra></extra>"},

@@ -41,6 +41,16 @@
 #include "hashing.h"
 #include "strtab.h"
 
+/* graph.memory[] */
+enum hw_memory_field {
+    HW_MEM_RSS,                 /* resident set size */
+    HW_MEM_PYMALLOC_FREE,       /* free blocks in used pools + unused pools */
+    HW_MEM_MALLOC_FREE,         /* mallinfo2().fordblks */
+    HW_MEM_PYMALLOC_USED,       /* blocks in use */
+    HW_MEM_PYMALLOC_ARENAS,     /* arenas held */
+    HW_MEMORY_FIELDS
+};
+
 typedef uint32_t hw_node;
 #define HW_NONE UINT32_MAX
 #define HW_MAX_NODES (UINT32_MAX - 2)
@@ -94,6 +104,12 @@ typedef struct {
     /* named roots */
     hw_node *root_node;
     uint32_t *root_label;       /* strtab ids */
+
+    /* The process's memory when the graph was built (has_memory 1), in
+       bytes, for the split of heapwatch.memory(); the live objects' part
+       is the graph's own total size.  Read before the build allocates. */
+    int has_memory;
+    uint64_t memory[HW_MEMORY_FIELDS];
 
     /* address -> node (open addressing on addr; ids + 1, 0 = empty) */
     uint32_t *index;

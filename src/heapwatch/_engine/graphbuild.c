@@ -1178,6 +1178,10 @@ hw_build_graph(const hw_build_spec *spec, hw_built *out)
         out->reprs = NULL;
         return -1;
     }
+    if (spec->memory != NULL) {
+        memcpy(b.g->memory, spec->memory, sizeof(b.g->memory));
+        b.g->has_memory = 1;
+    }
     out->g = b.g;
     out->seconds[HW_STEP_WALK] = b.t_walk;
     out->seconds[HW_STEP_EDGES] = b.t_edges;

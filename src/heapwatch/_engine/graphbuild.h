@@ -79,6 +79,10 @@ typedef struct {
                                            more, when the process may run on
                                            two CPUs); the graph is the same */
     const hw_sizeofs *sizeofs;          /* shallow.h */
+    const uint64_t *memory;             /* HW_MEMORY_FIELDS figures of the
+                                           process's memory, read before the
+                                           build (hw_memory_read), or NULL:
+                                           copied into the graph */
 } hw_build_spec;
 
 /* The steps of a build, timed (Graph.info["build_seconds"]): the walk of

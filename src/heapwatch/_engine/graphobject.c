@@ -27,6 +27,7 @@
 #include "graphbuild.h"
 #include "graphobject.h"
 #include "graphquery.h"
+#include "memstats.h"
 #include "module.h"
 #include "retention.h"
 #include "snapfile.h"
@@ -257,8 +258,10 @@ PyDoc_STRVAR(graph_doc,
 "keeps the repr (80 characters at most) of every str, bytes, int and float:\n"
 "contents are not kept otherwise.  threads: None (a second thread resolves\n"
 "references on big heaps when two CPUs are available), True or False; the\n"
-"graph is the same.  Raises the audit event 'heapwatch.graph' with argument\n"
-"reprs.");
+"graph is the same.  memory=True records the process's memory figures\n"
+"(RSS, the allocators' free and used bytes), read before the build, in the\n"
+"graph (info['memory'], saved with it).  Raises the audit event\n"
+"'heapwatch.graph' with argument reprs.");
 
 /* The objects the build never makes nodes, as hw_build_spec takes them:
    the items of the tuple excl, and the binding's own temporaries (excl
@@ -288,14 +291,28 @@ exclusion(PyObject *excl, PyObject *a, PyObject *b, Py_ssize_t *n)
     return xs;
 }
 
+/* The process's memory figures for a graph (memory=True), or -1 when
+   they cannot be read: the graph is then built without them (the
+   snapshot matters more than its memory section), the reason dropped. */
+static int
+read_memory(uint64_t memory[HW_MEMORY_FIELDS])
+{
+    if (hw_memory_read(memory) < 0) {
+        PyErr_Clear();
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *
 hw_graph_py(PyObject *module, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"roots", "exclude", "targets", "labels", "reprs", "quiet",
-                             "threads", NULL};
+                             "threads", "memory", NULL};
     PyObject *roots, *exclude = NULL, *targets = Py_None, *quiet = NULL, *threads_obj = Py_None;
     const char *labels = "targets";
-    int want_reprs = 0, entered = 0;
+    int want_reprs = 0, want_memory = 0, entered = 0;
+    uint64_t memory[HW_MEMORY_FIELDS];
     hw_state *st = hw_state_of_module(module);
     hw_build_spec spec = {.targets = HW_TARGETS_NONE, .threads = -1, .sizeofs = &st->sizeofs};
     hw_built built;
@@ -308,9 +325,9 @@ hw_graph_py(PyObject *module, PyObject *args, PyObject *kwds)
         goto done;
     }
     entered = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|$OOspOO:graph", kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|$OOspOOp:graph", kwlist,
                                      &PyList_Type, &roots, &exclude, &targets, &labels,
-                                     &want_reprs, &quiet, &threads_obj)) {
+                                     &want_reprs, &quiet, &threads_obj, &want_memory)) {
         goto done;
     }
     if (threads_obj != Py_None) {
@@ -382,6 +399,9 @@ hw_graph_py(PyObject *module, PyObject *args, PyObject *kwds)
     spec.exclude = xs;
     spec.n_exclude = nx;
     spec.reprs = want_reprs;
+    if (want_memory && read_memory(memory) == 0) {
+        spec.memory = memory;
+    }
     if (hw_build_graph(&spec, &built) < 0) {
         goto done;
     }
@@ -411,9 +431,10 @@ reaper_capsule_free(PyObject *capsule)
 }
 
 PyDoc_STRVAR(capture_doc,
-"capture(path, roots, /, exclude=(), reprs=False) -> (pid, report_fd, reaper)\n\n"
+"capture(path, roots, /, exclude=(), reprs=False, memory=False) -> (pid, report_fd, reaper)\n\n"
 "Fork a child that builds the graph of this heap as graph(roots,\n"
-"exclude=exclude, labels='all', reprs=reprs) would, writes it to path as\n"
+"exclude=exclude, labels='all', reprs=reprs, memory=memory) would (the\n"
+"memory figures read in this process, before the fork), writes it to path as\n"
 "Graph.save() does, and exits (capture.h).  Returns at once, with the\n"
 "child's pid, the read end of its report pipe (the caller's to close) and\n"
 "the handle capture_state() reads.  Raises the audit event\n"
@@ -422,15 +443,17 @@ PyDoc_STRVAR(capture_doc,
 static PyObject *
 hw_capture_py(PyObject *module, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"path", "roots", "exclude", "reprs", NULL};
+    static char *kwlist[] = {"path", "roots", "exclude", "reprs", "memory", NULL};
     PyObject *path_obj, *roots, *exclude = NULL, *path_bytes = NULL, *excl = NULL;
     PyObject *result = NULL;
     PyObject **xs = NULL;
-    int want_reprs = 0, entered = 0;
+    int want_reprs = 0, want_memory = 0, entered = 0;
+    uint64_t memory[HW_MEMORY_FIELDS];
     hw_state *st = hw_state_of_module(module);
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO!|Op:capture", kwlist, &path_obj,
-                                     &PyList_Type, &roots, &exclude, &want_reprs)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO!|Opp:capture", kwlist, &path_obj,
+                                     &PyList_Type, &roots, &exclude, &want_reprs,
+                                     &want_memory)) {
         return NULL;
     }
     if (!PyUnicode_FSConverter(path_obj, &path_bytes)) {
@@ -457,6 +480,9 @@ hw_capture_py(PyObject *module, PyObject *args, PyObject *kwds)
         .roots = roots, .exclude = xs, .n_exclude = nx,
         .targets = HW_TARGETS_NONE, .labels = HW_LABELS_ALL, .reprs = want_reprs,
         .threads = 0, .sizeofs = &st->sizeofs,
+        /* Read here, in the parent: the child's own RSS is not the
+           process's. */
+        .memory = want_memory && read_memory(memory) == 0 ? memory : NULL,
     };
     pid_t pid;
     int fd;
@@ -1210,7 +1236,24 @@ graph_get_info(GraphObject *self, void *Py_UNUSED(closure))
     if (steps == NULL) {
         return NULL;
     }
-    return Py_BuildValue("{s:k,s:k,s:k,s:k,s:k,s:s,s:k,s:d,s:n,s:n,s:O,s:N}",
+    PyObject *memory;
+    if (g->has_memory) {
+        memory = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K}",
+                               "rss", (unsigned long long)g->memory[HW_MEM_RSS],
+                               "pymalloc_free", (unsigned long long)g->memory[HW_MEM_PYMALLOC_FREE],
+                               "malloc_free", (unsigned long long)g->memory[HW_MEM_MALLOC_FREE],
+                               "pymalloc_used", (unsigned long long)g->memory[HW_MEM_PYMALLOC_USED],
+                               "pymalloc_arenas",
+                               (unsigned long long)g->memory[HW_MEM_PYMALLOC_ARENAS]);
+        if (memory == NULL) {
+            Py_DECREF(steps);
+            return NULL;
+        }
+    }
+    else {
+        memory = Py_NewRef(Py_None);
+    }
+    return Py_BuildValue("{s:k,s:k,s:k,s:k,s:k,s:s,s:k,s:d,s:n,s:n,s:O,s:N,s:N}",
                          "nodes", (unsigned long)g->n_nodes,
                          "tracked", (unsigned long)g->n_tracked,
                          "edges", (unsigned long)g->n_edges,
@@ -1222,7 +1265,8 @@ graph_get_info(GraphObject *self, void *Py_UNUSED(closure))
                          "graph_bytes", (Py_ssize_t)graph_bytes,
                          "analysis_bytes", (Py_ssize_t)extra,
                          "has_reprs", self->reprs ? Py_True : Py_False,
-                         "build_seconds", steps);
+                         "build_seconds", steps,
+                         "memory", memory);
 }
 
 static PyMethodDef graph_methods[] = {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "compat.h"
 #include "memstats.h"
 
@@ -278,5 +279,36 @@ hw_memstats_read(hw_memstats *out)
     out->have_mallinfo = 0;
     out->malloc_free = 0;
 #endif
+    return 0;
+}
+
+/* ---- the figures a graph keeps -------------------------------------------- */
+
+static uint64_t
+resident_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "re");
+    if (f == NULL) {
+        return 0;
+    }
+    unsigned long long size, resident;
+    int got = fscanf(f, "%llu %llu", &size, &resident);
+    fclose(f);
+    long page = sysconf(_SC_PAGESIZE);
+    return got == 2 && page > 0 ? (uint64_t)resident * (uint64_t)page : 0;
+}
+
+int
+hw_memory_read(uint64_t mem[HW_MEMORY_FIELDS])
+{
+    hw_memstats ms;
+    if (hw_memstats_read(&ms) < 0) {
+        return -1;
+    }
+    mem[HW_MEM_RSS] = resident_bytes();
+    mem[HW_MEM_PYMALLOC_FREE] = ms.pymalloc_available + ms.pymalloc_unused_pools;
+    mem[HW_MEM_MALLOC_FREE] = ms.malloc_free;
+    mem[HW_MEM_PYMALLOC_USED] = ms.pymalloc_allocated;
+    mem[HW_MEM_PYMALLOC_ARENAS] = ms.pymalloc_arenas;
     return 0;
 }

@@ -56,6 +56,7 @@
 
 #include <Python.h>
 #include <stdint.h>
+#include "graph.h"
 
 typedef enum {
     HW_ALLOC_OTHER = 0,     /* not pymalloc: malloc, or debug hooks on it */
@@ -79,6 +80,12 @@ typedef struct {
    -1 with an exception set (RuntimeError when pymalloc's text cannot be
    read, MemoryError, OSError). */
 int hw_memstats_read(hw_memstats *out);
+
+/* The figures a graph keeps of the process's memory (graph.h, enum
+   hw_memory_field): hw_memstats_read's, and the RSS from /proc/self/statm
+   (0 where it cannot be read).  The GIL must be held.  Returns 0, or -1
+   with an exception set, as hw_memstats_read. */
+int hw_memory_read(uint64_t mem[HW_MEMORY_FIELDS]);
 
 /* Parses `len` bytes of pymalloc's statistics text into the pymalloc
    fields and `allocator` of *out (other fields untouched); `printed` is

@@ -6,8 +6,8 @@
  * (which files to trust, temporary files, renames, syncs) is apart, at
  * the end ("files").
  *
- * The file format, version 1
- * ==========================
+ * The file format, versions 1 and 2
+ * ==================================
  *
  * Every integer is little-endian and fixed-width, written byte by byte
  * (never a struct image).  u8/u32/u64 are unsigned; f64 is the IEEE 754
@@ -20,9 +20,11 @@
  *        0    8  magic "\x89HWS\r\n\x1a\n" (as PNG's: the high byte catches
  *                7-bit transfers, \r\n and \n catch newline conversion,
  *                \x1a stops a DOS "type")
- *        8    4  u32 format version, 1
- *       12    4  u32 flags: 0x1 path tree present, 0x2 reprs present;
- *                other bits are invalid
+ *        8    4  u32 format version: 2 when the memory section is present
+ *                (flag 0x4), else 1
+ *       12    4  u32 flags: 0x1 path tree present, 0x2 reprs present,
+ *                0x4 memory figures present (set in version 2, never in
+ *                version 1); other bits are invalid
  *       16    8  u64 file size in bytes, checksum included
  *       24    4  u32 pointer size of the process that built the graph, 4 or 8
  *       28   32  python_version: printable ASCII, NUL-terminated, the rest
@@ -60,6 +62,10 @@
  *           u32 label[N]: a string id for the string kinds (ATTR, KEY,
  *               LOCAL, CLOSURE, FIELD), any index for INDEX, 0 otherwise
  *   "REPR"  (flag 0x2) u32 repr[N]: a string id or HW_NONE
+ *   "MEMS"  (flag 0x4) u64 memory[5]: the process's memory when the graph
+ *           was built (graph.h, enum hw_memory_field): RSS, pymalloc's
+ *           free bytes, malloc's free bytes, pymalloc's used bytes and
+ *           its arenas; any values
  *
  * Then the trailer: u32 CRC-32 (the zlib/PNG one, as Python's
  * zlib.crc32) of every byte before it.
@@ -86,8 +92,11 @@
  * addresses.  The file is trusted in nothing: a refusal is a NULL and a
  * message, never a read outside the buffer.
  *
- * Versioning: any change to the layout bumps the version; the reader
- * refuses every version but its own, with a message naming both.
+ * Versioning: any change to the layout bumps the version.  Version 2 is
+ * version 1 plus the memory section; the writer writes version 1 for a
+ * graph without memory figures, so every graph still has one encoding,
+ * and files written before the memory section are read as they were.
+ * The reader refuses every other version, with a message naming both.
  */
 
 #define _GNU_SOURCE             /* mkostemp */
@@ -103,12 +112,13 @@
 #include "bigmem.h"
 #include "snapfile.h"
 
-#define SNAP_VERSION 1
+#define SNAP_VERSION 2          /* the newest; 1 is read too */
 #define SNAP_HEADER_SIZE 92
 #define SNAP_PREFIX_SIZE 24     /* magic, version, flags, file size */
 #define SNAP_FLAG_PATHS 0x1u
 #define SNAP_FLAG_REPRS 0x2u
-#define SNAP_FLAGS_KNOWN (SNAP_FLAG_PATHS | SNAP_FLAG_REPRS)
+#define SNAP_FLAG_MEMORY 0x4u
+#define SNAP_FLAGS_KNOWN (SNAP_FLAG_PATHS | SNAP_FLAG_REPRS | SNAP_FLAG_MEMORY)
 #define SNAP_NODE_FLAGS (HW_HELD | HW_NAMED)
 
 static const unsigned char snap_magic[8] = {
@@ -236,6 +246,9 @@ snap_file_size(uint32_t flags, uint64_t n_strings, uint64_t n_types, uint64_t n,
     }
     if (flags & SNAP_FLAG_REPRS) {
         size += 4 + 4 * n;                      /* REPR */
+    }
+    if (flags & SNAP_FLAG_MEMORY) {
+        size += 4 + 8 * HW_MEMORY_FIELDS;       /* MEMS */
     }
     return size + 4;                            /* CRC */
 }
@@ -621,13 +634,14 @@ snap_write(const hw_graph *g, const uint32_t *reprs, int fd, char *err, size_t e
     w->errlen = errlen;
     crc_table_init(w->crc_table);
 
-    uint32_t flags = (has_paths ? SNAP_FLAG_PATHS : 0) | (reprs ? SNAP_FLAG_REPRS : 0);
+    uint32_t flags = (has_paths ? SNAP_FLAG_PATHS : 0) | (reprs ? SNAP_FLAG_REPRS : 0)
+                     | (g->has_memory ? SNAP_FLAG_MEMORY : 0);
     uint64_t size = snap_file_size(flags, g->strings.n, g->n_types, n, g->n_edges,
                                    g->n_roots, str_bytes);
 
     /* Header */
     w_bytes(w, snap_magic, 8);
-    w_u32(w, SNAP_VERSION);
+    w_u32(w, g->has_memory ? 2 : 1);
     w_u32(w, flags);
     w_u64(w, size);
     w_u32(w, g->pointer_size);
@@ -692,6 +706,12 @@ snap_write(const hw_graph *g, const uint32_t *reprs, int fd, char *err, size_t e
     if (reprs != NULL) {
         w_bytes(w, "REPR", 4);
         w_u32_array(w, reprs, n);
+    }
+    if (g->has_memory) {
+        w_bytes(w, "MEMS", 4);
+        for (int i = 0; i < HW_MEMORY_FIELDS; i++) {
+            w_u64(w, g->memory[i]);
+        }
     }
     hw_big_free(scratch);
 
@@ -921,6 +941,18 @@ read_body(snap_cursor *c, hw_graph *g, uint32_t flags, uint32_t n_strings,
             return -1;
         }
     }
+    if (flags & SNAP_FLAG_MEMORY) {
+        if (r_tag(c, "MEMS", err, errlen) < 0) {
+            return -1;
+        }
+        /* The counts were checked against the file size: the section is
+           there. */
+        for (int i = 0; i < HW_MEMORY_FIELDS; i++) {
+            g->memory[i] = get_u64(c->p);
+            c->p += 8;
+        }
+        g->has_memory = 1;
+    }
     return 0;
 }
 
@@ -998,8 +1030,8 @@ check_prefix(const unsigned char *buf, uint64_t len, char *err, size_t errlen)
         return -1;
     }
     uint32_t version = get_u32(buf + 8);
-    if (version != SNAP_VERSION) {
-        set_err(err, errlen, "unsupported snapshot version %u (this heapwatch reads %u)",
+    if (version < 1 || version > SNAP_VERSION) {
+        set_err(err, errlen, "unsupported snapshot version %u (this heapwatch reads 1 to %u)",
                 (unsigned)version, (unsigned)SNAP_VERSION);
         return -1;
     }
@@ -1046,6 +1078,11 @@ hw_snap_read(const unsigned char *buf, size_t len, uint32_t **reprs_out,
     uint32_t flags = get_u32(buf + 12);
     if (flags & ~SNAP_FLAGS_KNOWN) {
         set_err(err, errlen, "corrupt snapshot: unknown header flags 0x%x", (unsigned)flags);
+        return NULL;
+    }
+    if (!(flags & SNAP_FLAG_MEMORY) != (get_u32(buf + 8) == 1)) {
+        set_err(err, errlen, "corrupt snapshot: version %u with%s the memory flag",
+                (unsigned)get_u32(buf + 8), flags & SNAP_FLAG_MEMORY ? "" : "out");
         return NULL;
     }
     const unsigned char *pv = buf + 28;
