@@ -95,7 +95,9 @@ class Measurement:
     exited: bool = False           # its request left the middleware
 
 
-_OWN_TYPES = (Measurement, Memory) + Judge.own_types
+# The types a census of the middleware (and of the toolbar panel) leaves
+# out: its own bookkeeping.
+OWN_TYPES: tuple[type, ...] = (Measurement, Memory) + Judge.own_types
 
 _observer: list[Callable[[dict[str, Any]], None] | None] = []   # the one below, once looked up
 
@@ -198,7 +200,7 @@ class HeapWatchMiddleware:
 
     def _census(self) -> heapwatch.Census:
         """A census without heapwatch's own bookkeeping objects."""
-        return heapwatch.census(_skip=_OWN_TYPES)
+        return heapwatch.census(_skip=OWN_TYPES)
 
     # ---- sampling ------------------------------------------------------
 
