@@ -45,14 +45,15 @@ def shots_dir() -> str:
     return _shots_dir
 
 
-def screenshot(driver: Any, name: str) -> str:
-    """Save a PNG of the whole page as name.png; returns its path."""
+def screenshot(driver: Any, name: str, max_height: int = 6000) -> str:
+    """Save a PNG of the page (its whole height, up to max_height pixels)
+    as name.png; returns its path."""
     path = os.path.join(shots_dir(), name + ".png")
     # The full height of the page, so the screenshot shows every section.
     height = driver.execute_script(
         "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
     width = driver.get_window_size()["width"]
-    driver.set_window_size(width, min(max(int(height) + 40, 600), 6000))
+    driver.set_window_size(width, min(max(int(height) + 40, 600), max_height))
     driver.save_screenshot(path)
     return path
 

@@ -230,5 +230,5 @@ def test_report_renders_in_chromium(browser: Any, pair: tuple[str, str],  # noqa
         "return document.getElementById('hw-memory-chart').data.length") == 4
     assert browser.execute_script(
         "return document.querySelectorAll('#hw-icicle svg .slice').length") > 10
-    shot = screenshot(browser, "report")
+    shot = screenshot(browser, "report", max_height=2600)
     assert os.path.getsize(shot) > 10_000

@@ -324,7 +324,7 @@ _PAGE = """<!DOCTYPE html>
 <main>
 <section id="hw-snapshots"><h2>Snapshots</h2><div id="hw-privacy"></div><table id="hw-snap-table"></table></section>
 <section id="hw-size"><h2>Memory</h2><p class="muted" id="hw-memory-note"></p>
-<div id="hw-memory-chart" style="height:280px"></div><div id="hw-size-chart" style="height:240px"></div></section>
+<div id="hw-memory-chart" style="height:300px"></div></section>
 <section id="hw-growth"><h2 id="hw-growth-title">Types</h2><p class="muted" id="hw-growth-note"></p><table id="hw-types"></table></section>
 <section id="hw-retained"><h2>Retained size (dominator tree of the last snapshot)</h2>
 <p class="muted">Each box is an object and what freeing it would free; below it, the objects it alone keeps alive. Click a box to drill down; hover for its named path.</p>
@@ -414,19 +414,14 @@ _APP_JS = r"""
       bytes(free) + ", other " + bytes(m.other) + ")." + (free > m.python_objects ?
       " Most of it is freed memory the allocators keep for reuse (fragmentation), not live objects." : "");
   } else {
-    $("hw-memory-chart").remove();
     $("hw-memory-note").textContent = "These snapshots do not record the process's memory " +
       "(snapshot() and capture() do; graphs built otherwise do not). The size of the objects in each:";
+    Plotly.newPlot("hw-memory-chart", [{x: D.snapshots.map((s) => s.name), y: D.snapshots.map((s) => s.bytes),
+      type: "bar", name: "Python objects", marker: {color: "#3b6fb6"},
+      customdata: D.snapshots.map((s) => bytes(s.bytes) + ", " + num(s.objects) + " objects"),
+      hovertemplate: "%{customdata}<extra></extra>"}],
+      {margin: {t: 10, r: 10, b: 40, l: 70}, yaxis: {title: {text: "bytes"}}}, config);
   }
-  Plotly.newPlot("hw-size-chart", [
-    {x: D.snapshots.map((s) => s.name), y: D.snapshots.map((s) => s.bytes), name: "bytes",
-     type: D.series ? "scatter" : "bar", mode: "lines+markers", hovertemplate: "%{y:,.0f} B<extra></extra>"},
-    {x: D.snapshots.map((s) => s.name), y: D.snapshots.map((s) => s.objects), name: "objects",
-     yaxis: "y2", type: D.series ? "scatter" : "bar", mode: "lines+markers"}],
-    {margin: {t: 10, r: 60, b: 40, l: 70}, yaxis: {title: {text: "bytes"}},
-     yaxis2: {title: {text: "objects"}, overlaying: "y", side: "right"}, legend: {orientation: "h"}},
-    config);
-
   // The types table, sortable; one sparkline per row, drawn when seen.
   $("hw-growth-title").textContent = D.series ? "Types that grew" : "Largest types";
   $("hw-growth-note").textContent = D.series ?
