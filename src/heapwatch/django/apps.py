@@ -10,7 +10,12 @@ class HeapWatchConfig(AppConfig):
     `manage.py help` lists an app's commands under the last component of the
     name, and Django loads them from <name>.management.commands, so they
     live in heapwatch/management/commands and are listed under [heapwatch].
-    The heapwatch package has no models, templates or migrations of its own.
+    Its one model, heapwatch.models.Heap, is unmanaged (no table): it
+    carries the staff page's permission, heapwatch.view_heap, which the
+    migration heapwatch/migrations/0001_initial.py creates on `migrate`.
+    The staff page's templates (heapwatch/templates/heapwatch/) and
+    script and style sheet (heapwatch/static/heapwatch/, served by the
+    page's own view) are found through this app.
     """
 
     name = "heapwatch"

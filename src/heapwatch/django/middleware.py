@@ -223,6 +223,16 @@ class HeapWatchMiddleware:
         return getattr(match, "_func_path", None) or getattr(match, "view_name", None)
 
     def _sampled(self, request: Any, cfg: dict[str, Any]) -> bool:
+        return self._chosen(request, cfg) and not self._exempt(request)
+
+    def _exempt(self, request: Any) -> bool:
+        """Views marked ``heapwatch_exempt = True`` (heapwatch's staff page:
+        its censuses, graphs and captures are not the application's growth)
+        are never measured.  Resolved only for a request sampling chose."""
+        match = self._match(request)
+        return getattr(getattr(match, "func", None), "heapwatch_exempt", False) is True
+
+    def _chosen(self, request: Any, cfg: dict[str, Any]) -> bool:
         if not setting(cfg, "ENABLED"):
             return False
         paths = setting(cfg, "PATHS")
