@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from heapwatch import _args
 from heapwatch._engine import Graph
 from heapwatch._explain import Path, Snapshot
+from heapwatch._files import write_private
 from heapwatch._format import Step, edge_text, human_bytes, short_name
 
 __all__ = ["GraphvizError", "path_dot", "render", "subgraph_dot"]
@@ -283,36 +284,6 @@ def image_format(path: str) -> str | None:
     return fmt if fmt and _FORMAT.match(fmt) else None
 
 
-def _write_private(path: str, data: bytes) -> None:
-    """Write data to path: through a new file created 0600 beside it, then
-    renamed over it (never readable by others, whatever the umask or the
-    mode of a file that was there)."""
-    directory = os.path.dirname(path) or "."
-    base = os.path.basename(path)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    for attempt in range(100):
-        tmp = os.path.join(directory, f".{base}.{os.getpid()}.{attempt}.tmp")
-        try:
-            fd = os.open(tmp, flags, 0o600)
-        except FileExistsError:
-            continue
-        break
-    else:  # pragma: no cover
-        raise FileExistsError(f"cannot create a temporary file beside {path}")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def graphviz_program() -> str | None:
     """The path of Graphviz's dot program, or None."""
     return shutil.which("dot")
@@ -333,7 +304,7 @@ def render(dot_text: str, filename: str | os.PathLike[str], *, timeout: float | 
         raise TypeError("filename must be a str or a path, not bytes")
     fmt = image_format(path)
     if fmt == "dot":
-        _write_private(path, dot_text.encode("utf-8"))
+        write_private(path, dot_text.encode("utf-8"))
         return path
     if fmt is None:
         raise ValueError(
@@ -353,5 +324,5 @@ def render(dot_text: str, filename: str | os.PathLike[str], *, timeout: float | 
         err = done.stderr.decode("utf-8", "replace").strip()
         raise GraphvizError(f"dot -T{fmt} failed (exit code {done.returncode})"
                             + (f": {err}" if err else ""))
-    _write_private(path, done.stdout)
+    write_private(path, done.stdout)
     return path

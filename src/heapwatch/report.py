@@ -39,11 +39,11 @@ import datetime
 import html
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from typing import Any
 
 from heapwatch._explain import Path, Retainer, Snapshot, load
+from heapwatch._files import write_private
 from heapwatch._format import edge_text, human_bytes, short_name
 
 _VENDOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_vendor")
@@ -275,19 +275,7 @@ def write(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], 
     # Offline, the module tells apart types that share a name.
     snaps = [load(p, fullnames=True) for p in paths]
     text = render(snaps, [os.path.basename(p) for p in paths], title=title)
-    out = os.fspath(out)
-    directory = os.path.dirname(os.path.abspath(out))
-    fd, tmp = tempfile.mkstemp(prefix=".heapwatch-report-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_private(os.fspath(out), text.encode("utf-8"))
 
 
 PAGE_CSS = """
