@@ -945,8 +945,10 @@ read_body(snap_cursor *c, hw_graph *g, uint32_t flags, uint32_t n_strings,
         if (r_tag(c, "MEMS", err, errlen) < 0) {
             return -1;
         }
-        /* The counts were checked against the file size: the section is
-           there. */
+        if (!r_need(c, 8 * HW_MEMORY_FIELDS)) {
+            set_err(err, errlen, "corrupt snapshot: a section runs past the end");
+            return -1;
+        }
         for (int i = 0; i < HW_MEMORY_FIELDS; i++) {
             g->memory[i] = get_u64(c->p);
             c->p += 8;
