@@ -3,6 +3,7 @@ engine's cut dominator tree it draws (Graph.domtree)."""
 
 from __future__ import annotations
 
+import html as html_module
 import json
 import os
 import re
@@ -124,7 +125,9 @@ def test_report_of_two_snapshots(pair: tuple[str, str], tmp_path: Path) -> None:
     i = ic["labels"].index("3,000 ReportRow")
     parent = ic["ids"].index(ic["parents"][i])
     assert ic["labels"][parent] == ".rows list"
-    assert re.search(r"\.CACHE -> \S*ReportCache \.rows -> list", ic["hovers"][parent])
+    # (escaped: plotly reads hover texts as HTML)
+    assert re.search(r"\.CACHE -> \S*ReportCache \.rows -> list",
+                     html_module.unescape(ic["hovers"][parent]))
     # Values add up: a box holds at least its children.
     kids: defaultdict[str, int] = defaultdict(int)
     for p, v in zip(ic["parents"], ic["values"]):
@@ -232,3 +235,24 @@ def test_report_renders_in_chromium(browser: Any, pair: tuple[str, str],  # noqa
         "return document.querySelectorAll('#hw-icicle svg .slice').length") > 10
     shot = screenshot(browser, "report", max_height=2600)
     assert os.path.getsize(shot) > 10_000
+
+
+def test_heap_names_are_text_not_markup_in_the_charts(browser: Any,  # noqa: F811
+                                                      tmp_path: Path) -> None:
+    # plotly reads labels and hover texts as a subset of HTML (<b>, <a
+    # href>...): a dict key holding markup must show as text.
+    key = "<b>bold</b> & <a href='javascript:alert(1)'>x</a>"
+    holder = {key: [ReportRow(i) for i in range(20000)]}
+    out = tmp_path / "markup.html"
+    out.write_text(report.render([heapwatch.snapshot()]))
+    del holder
+    browser.get(out.as_uri())
+    from selenium.webdriver.support.ui import WebDriverWait
+    WebDriverWait(browser, 30).until(
+        lambda d: d.execute_script("return document.body.dataset.ready === '1'"))
+    assert console_errors(browser) == []
+    assert browser.execute_script("return document.querySelectorAll('#hw-icicle a').length") == 0
+    texts = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#hw-icicle text'))"
+        ".map(t => t.textContent).filter(t => t.includes('bold'))")
+    assert texts and all(key in t for t in texts)

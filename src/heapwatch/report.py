@@ -36,6 +36,7 @@ this module arranges the results as JSON for the page.
 from __future__ import annotations
 
 import datetime
+import functools
 import html
 import json
 import os
@@ -120,19 +121,23 @@ def _icicle(snap: Snapshot, reprs: bool) -> dict[str, Any]:
     def pid(parent: int | None) -> str:
         return "heap" if parent is None else "garbage" if parent == -1 else f"n{parent}"
 
+    # Plotly reads its labels and hover texts as a subset of HTML (<b>,
+    # <br>, <a href>...): names from the heap (dict keys, type names) are
+    # escaped, so that they show as text and never become markup.
+    esc = functools.partial(html.escape, quote=False)
     for i, (node, parent, tname, count, retained) in enumerate(rows):
         if node is not None:
             p = snap.path(node)
             ids.append(f"n{node}")
-            labels.append(_node_label(snap, node, p))
+            labels.append(esc(_node_label(snap, node, p)))
             path = _path_dict(p, reprs)
-            hovers.append((path["text"] if path else short_name(tname))
+            hovers.append(esc(path["text"] if path else short_name(tname))
                           + f"<br>retains {human_bytes(retained)}")
         else:
             ids.append(f"r{i}")
-            labels.append(f"{count:,} {short_name(tname)}")
-            hovers.append(f"{count:,} {tname} (each retaining less than the boxes shown)"
-                          f"<br>retain {human_bytes(retained)} together")
+            labels.append(esc(f"{count:,} {short_name(tname)}"))
+            hovers.append(esc(f"{count:,} {tname}") + " (each retaining less than the boxes "
+                          f"shown)<br>retain {human_bytes(retained)} together")
         parents.append(pid(parent))
         values.append(retained)
     return {"ids": ids, "labels": labels, "parents": parents, "values": values,

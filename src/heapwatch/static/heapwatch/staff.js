@@ -8,6 +8,12 @@
     return el ? JSON.parse(el.textContent) : null;
   }
 
+  // plotly reads hover texts as a subset of HTML: a view's name
+  // ("app.views.<lambda>") is shown as text, never as markup.
+  function esc(text) {
+    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
   var COLORS = {
     "leak": "#c0392b", "warm-up": "#d68910", "transient": "#7f8c8d",
     "concurrent": "#8e44ad", "allocator": "#2471a3", "no leak": "#27ae60"
@@ -24,7 +30,7 @@
       x: s.time, y: s.rss, name: "RSS (MiB)", type: "scatter", mode: "lines+markers",
       line: {color: "#34495e", width: 2},
       marker: {size: 7, color: s.verdict.map(function (v) { return COLORS[v] || "#34495e"; })},
-      text: s.view.map(function (v, i) { return v + "<br>" + s.verdict[i]; }),
+      text: s.view.map(function (v, i) { return esc(v) + "<br>" + esc(s.verdict[i]); }),
       hovertemplate: "%{x}<br>RSS %{y:.1f} MiB<br>%{text}<extra></extra>"
     }];
     if (s.objects.some(function (v) { return v !== null; })) {
